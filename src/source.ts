@@ -1,0 +1,132 @@
+/**
+ * The source URL every command takes: s3://bucket[/prefix], gs://bucket[/prefix],
+ * az://account/container[/prefix]. The scheme picks the provider and is case-insensitive
+ * (the vendor's documentation writes S3://bucket/key).
+ */
+import {ConfigError} from './errors.js'
+
+export type ProviderId = 's3' | 'gs' | 'az'
+
+export interface Source {
+  provider: ProviderId
+  /** S3 and GCS: the bucket. Azure: the container. */
+  bucket: string
+  /** Azure only: the storage account. */
+  account?: string
+  /** Key prefix without a leading slash; '' for the whole bucket. */
+  prefix: string
+  /** The canonical URL (lower-case scheme). */
+  url: string
+}
+
+const BAD_URL_HELP = [
+  'Use s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or az://ACCOUNT/CONTAINER[/PREFIX].',
+]
+
+function bad(url: string, why: string, suggestions = BAD_URL_HELP): never {
+  throw new ConfigError('BAD_SOURCE', `Invalid source URL "${url}": ${why}.`, {suggestions})
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/
+
+/** S3 general-purpose bucket naming rules. */
+function s3BucketProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'an S3 bucket name is 3 to 63 characters long'
+  if (!/^[a-z0-9.-]+$/.test(name)) return 'an S3 bucket name has only lower-case letters, digits, dots and hyphens'
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return 'an S3 bucket name begins and ends with a letter or digit'
+  if (name.includes('..')) return 'an S3 bucket name has no two adjacent dots'
+  if (IPV4.test(name)) return 'an S3 bucket name is not formatted as an IP address'
+  if (name.startsWith('xn--') || name.startsWith('sthree-') || name.startsWith('amzn-s3-demo-'))
+    return 'an S3 bucket name does not start with xn--, sthree- or amzn-s3-demo-'
+  if (/(-s3alias|--ol-s3|--x-s3|--table-s3|\.mrap)$/.test(name)) return 'that S3 bucket name suffix is reserved'
+  return undefined
+}
+
+/** Cloud Storage bucket naming rules (dotted names up to 222 characters, 63 per component). */
+function gcsBucketProblem(name: string): string | undefined {
+  if (!/^[a-z0-9._-]+$/.test(name)) return 'a GCS bucket name has only lower-case letters, digits, dots, hyphens and underscores'
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return 'a GCS bucket name begins and ends with a letter or digit'
+  const max = name.includes('.') ? 222 : 63
+  if (name.length < 3 || name.length > max) return `a GCS bucket name is 3 to ${max} characters long`
+  if (name.split('.').some((part) => part.length === 0 || part.length > 63)) return 'each dot-separated part of a GCS bucket name is 1 to 63 characters'
+  if (IPV4.test(name)) return 'a GCS bucket name is not an IP address'
+  if (name.startsWith('goog') || /g(o|0)(o|0)gle/.test(name)) return 'a GCS bucket name cannot start with "goog" or contain "google"'
+  return undefined
+}
+
+function azureAccountProblem(name: string): string | undefined {
+  if (!/^[a-z0-9]{3,24}$/.test(name)) return 'an Azure storage account name is 3 to 24 lower-case letters and digits'
+  return undefined
+}
+
+function azureContainerProblem(name: string): string | undefined {
+  if (name === '$root' || name === '$web' || name === '$logs') return undefined
+  if (name.length < 3 || name.length > 63) return 'an Azure container name is 3 to 63 characters long'
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$/.test(name))
+    return 'an Azure container name has lower-case letters, digits and single hyphens, and starts and ends with a letter or digit'
+  return undefined
+}
+
+function prefixProblem(prefix: string): string | undefined {
+  if (Buffer.byteLength(prefix, 'utf8') > 1024) return 'the prefix is longer than 1024 bytes'
+  // Control characters cannot be typed into a policy or a listing request safely.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(prefix)) return 'the prefix contains a control character'
+  if (prefix.includes('*') || prefix.includes('?')) return 'the prefix contains a wildcard (* or ?), which would widen the grant; give the literal key prefix'
+  return undefined
+}
+
+/**
+ * Parse and validate a source URL.
+ * @throws ConfigError (exit 3) naming what is wrong and the accepted forms.
+ */
+export function parseSource(input: string): Source {
+  const raw = input.trim()
+  const m = /^([A-Za-z0-9]+):\/\/(.*)$/s.exec(raw)
+  if (!m) bad(input, 'it does not start with a scheme such as s3://')
+  const scheme = m[1].toLowerCase()
+  const rest = m[2]
+  if (rest.includes('?') || rest.includes('#')) bad(input, 'query strings and fragments are not part of a source URL')
+  if (scheme !== 's3' && scheme !== 'gs' && scheme !== 'az') {
+    bad(input, `the scheme "${m[1]}" is not supported`)
+  }
+
+  const provider = scheme as ProviderId
+  const slash = rest.indexOf('/')
+  const first = slash === -1 ? rest : rest.slice(0, slash)
+  let after = slash === -1 ? '' : rest.slice(slash + 1)
+
+  if (provider === 'az') {
+    const account = first
+    if (!account) bad(input, 'the storage account is missing')
+    const accountWhy = azureAccountProblem(account)
+    if (accountWhy) bad(input, accountWhy)
+    const slash2 = after.indexOf('/')
+    const container = slash2 === -1 ? after : after.slice(0, slash2)
+    after = slash2 === -1 ? '' : after.slice(slash2 + 1)
+    if (!container) bad(input, 'the container is missing', ['Use az://ACCOUNT/CONTAINER[/PREFIX].'])
+    const containerWhy = azureContainerProblem(container)
+    if (containerWhy) bad(input, containerWhy)
+    const prefix = normalisePrefix(input, after)
+    return {provider, account, bucket: container, prefix, url: `az://${account}/${container}${prefix ? '/' + prefix : ''}`}
+  }
+
+  if (!first) bad(input, 'the bucket name is missing')
+  const why = provider === 's3' ? s3BucketProblem(first) : gcsBucketProblem(first)
+  if (why) bad(input, `${why} (got "${first}")`)
+  const prefix = normalisePrefix(input, after)
+  return {provider, bucket: first, prefix, url: `${provider}://${first}${prefix ? '/' + prefix : ''}`}
+}
+
+function normalisePrefix(input: string, prefix: string): string {
+  // A leading slash would be part of the key in S3 (s3://b//x is key "/x"); refuse the ambiguity.
+  if (prefix.startsWith('/')) bad(input, 'the prefix starts with "/" (an empty path segment)')
+  const why = prefixProblem(prefix)
+  if (why) bad(input, why)
+  return prefix
+}
+
+/** Print a source the way a user typed it canonically. */
+export function formatSource(source: Source): string {
+  return source.url
+}
