@@ -1,0 +1,210 @@
+/**
+ * AWS apply and revoke: read what is there, merge or remove only the tool's statements and grants,
+ * refuse what is unsafe or certain to fail, and return a plan whose execute() writes after a backup
+ * and verifies by re-reading. All policy logic is the pure core's; this module is the I/O around it.
+ */
+import type {AwsClients, KmsPort} from '../../clients/aws.js'
+import type {AppContext} from '../../context.js'
+import {
+  BUCKET_POLICY_MAX_BYTES,
+  diffPolicies,
+  findPublicStatements,
+  findStaleUniqueIds,
+  mergeStatements,
+  parsePolicyDocument,
+  policySizeBytes,
+  removeStatements,
+  semanticallyEqual,
+  serialisePolicy,
+  type PolicyChange,
+} from '../../core/iam/policy.js'
+import type {IamPolicy} from '../../core/iam/types.js'
+import {ConfigError, RemoteError} from '../../errors.js'
+import {writeBackup} from '../../state.js'
+import type {GrantChange, GrantPlan, GrantRequest} from '../types.js'
+import {grantStatements, kmsGrantName, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
+import {discoverKmsKeys} from './kms-keys.js'
+
+/** How many objects apply samples to find the KMS keys in use. */
+export const KMS_DISCOVERY_SAMPLE = 20
+
+interface BucketState {
+  aws: AwsClients
+  owner: string
+  region?: string
+  policyText: string | null
+  policy: IamPolicy | null
+}
+
+async function readBucket(ctx: AppContext, req: GrantRequest): Promise<BucketState> {
+  const aws = await ctx.aws(req.cloud)
+  const me = await aws.callerIdentity()
+  const bucket = req.source.bucket
+  let region: string | undefined
+  try {
+    // ExpectedBucketOwner: a bucket of the same name in another account answers 403, not a policy.
+    region = (await aws.s3.headBucket(bucket, me.account)).region
+  } catch (error) {
+    if (error instanceof RemoteError && error.code === 'ACCESS_DENIED') {
+      throw new RemoteError('NOT_BUCKET_OWNER', `Bucket ${bucket} is not in account ${me.account} (the account of ${me.arn}), or that identity may not read it.`, {
+        suggestions: [`Run as an administrator of the account that owns ${bucket} (--profile NAME).`],
+      })
+    }
+    throw error
+  }
+  const policyText = await aws.s3.getBucketPolicy(bucket, me.account)
+  const policy = policyText === null ? null : parsePolicyDocument(policyText, `the bucket policy of ${bucket}`)
+  return {aws, owner: me.account, region, policyText, policy}
+}
+
+function refuseStaleIds(policy: IamPolicy | null, bucket: string): void {
+  const stale = policy ? findStaleUniqueIds(policy) : []
+  if (stale.length === 0) return
+  const where = stale.map((s) => `statement ${s.sid ?? `#${s.index}`} names ${s.id}`).join('; ')
+  throw new ConfigError('STALE_PRINCIPAL_IDS', `The bucket policy of ${bucket} names deleted IAM principals by unique id (${where}). AWS rejects any write of a policy containing them, and ingestgate will not drop statements silently.`, {
+    suggestions: [
+      'Those ids are what is left when a role or user is deleted. Remove or replace those principals in the bucket policy (aws s3api get-bucket-policy / put-bucket-policy), then re-run.',
+    ],
+  })
+}
+
+function statementChanges(changes: PolicyChange[]): GrantChange[] {
+  return changes.map((c) => ({kind: 'bucket-policy-statement', action: c.kind, id: c.sid}))
+}
+
+/** Compare-and-write: refuse if the policy moved since we read it, write, then re-read and verify. */
+async function writePolicy(ctx: AppContext, state: BucketState, bucket: string, next: IamPolicy | null): Promise<{backup?: string}> {
+  const {aws, owner} = state
+  const current = await aws.s3.getBucketPolicy(bucket, owner)
+  if (current !== state.policyText) {
+    throw new RemoteError('CONCURRENT_CHANGE', `The bucket policy of ${bucket} changed after ingestgate read it; nothing was written.`, {
+      suggestions: ['Someone else is editing this policy. Re-run to plan against the new document.'],
+    })
+  }
+  const backup = state.policyText === null ? undefined : await writeBackup(ctx.stateDir, 's3', `${bucket}-policy`, state.policyText, ctx.now())
+  if (next === null) await aws.s3.deleteBucketPolicy(bucket, owner)
+  else await aws.s3.putBucketPolicy(bucket, serialisePolicy(next), owner)
+  const after = await aws.s3.getBucketPolicy(bucket, owner)
+  const afterPolicy = after === null ? null : parsePolicyDocument(after, `the bucket policy of ${bucket}`)
+  if (!semanticallyEqual(afterPolicy, next)) {
+    throw new RemoteError('CONCURRENT_CHANGE', `The bucket policy of ${bucket} read back differently from what was written: someone else changed it at the same time.${backup ? ` The document before our change is in ${backup}.` : ''}`, {
+      suggestions: ['Review the current policy, then re-run apply (it merges into whatever is there now).'],
+    })
+  }
+  return {backup}
+}
+
+interface KeyPlan {
+  keyArn: string
+  kms: KmsPort
+  name: string
+  existing: Array<{grantId: string; ok: boolean}>
+}
+
+async function planKeys(aws: AwsClients, req: GrantRequest, region: string | undefined, owner: string): Promise<{keys: KeyPlan[]; notes: string[]}> {
+  const principal = req.principal
+  const explicit = req.kmsKeys.map((k) => parseKmsKeyArn(k).arn)
+  const found = await discoverKmsKeys(aws, req.source.bucket, req.source.prefix, {region, owner, sample: KMS_DISCOVERY_SAMPLE, explicit})
+  const keys: KeyPlan[] = []
+  for (const keyArn of found.keyArns) {
+    const kms = aws.kms(parseKmsKeyArn(keyArn).region)
+    const name = kmsGrantName(principal, keyArn)
+    const grants = await kms.listGrants(keyArn)
+    // Idempotency comes from ListGrants, not from the Name: a grant is "ours" by name, and right
+    // only when it gives exactly Decrypt to this principal.
+    const existing = grants
+      .filter((g) => g.name === name)
+      .map((g) => ({grantId: g.grantId, ok: g.granteePrincipal === principal && g.operations.length === 1 && g.operations[0] === 'Decrypt'}))
+    keys.push({keyArn, kms, name, existing})
+  }
+  return {keys, notes: found.notes}
+}
+
+/** Plan an apply: merged bucket policy + missing KMS grants. Reads only. */
+export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<GrantPlan> {
+  const principal = parsePrincipalArn(req.principal)
+  const bucket = req.source.bucket
+  const state = await readBucket(ctx, req)
+  const owned = grantStatements({bucket, prefix: req.source.prefix, principalArn: principal.arn, kmsKeyArns: []})
+  const merged = mergeStatements(state.policy, owned)
+  // Any write of a document containing stale ids fails at AWS, so refuse before planning one.
+  if (merged.changes.length > 0) refuseStaleIds(state.policy, bucket)
+  const size = policySizeBytes(merged.policy)
+  if (merged.changes.length > 0 && size > BUCKET_POLICY_MAX_BYTES) {
+    throw new ConfigError('POLICY_TOO_LARGE', `The merged bucket policy of ${bucket} would be ${size} bytes; S3 allows ${BUCKET_POLICY_MAX_BYTES}. Nothing was written.`, {
+      suggestions: ['Remove unused statements from the bucket policy, or grant a shorter prefix/whole bucket so fewer statements are needed.'],
+    })
+  }
+  const notes: string[] = []
+  const bpa = await state.aws.s3.getPublicAccessBlock(bucket, state.owner)
+  const publicOnes = findPublicStatements(merged.policy)
+  if (publicOnes.length > 0 && bpa?.BlockPublicPolicy && merged.changes.length > 0) {
+    throw new ConfigError('BLOCK_PUBLIC_ACCESS_CONFLICT', `Block Public Access (BlockPublicPolicy) on ${bucket} would reject the merged policy, because other statements are public: ${publicOnes.map((p) => p.sid ?? `#${p.index}`).join(', ')}. Nothing was written.`, {
+      suggestions: ['Restrict those public statements (a condition on aws:SourceArn, aws:SourceVpce, ...) or remove them, then re-run.'],
+    })
+  }
+  if (publicOnes.length > 0 && bpa?.RestrictPublicBuckets) {
+    notes.push(`Warning: RestrictPublicBuckets is on and the policy has public statements (${publicOnes.map((p) => p.sid ?? `#${p.index}`).join(', ')}); while they exist, S3 refuses all cross-account access, including the ingest role's.`)
+  }
+
+  const {keys, notes: keyNotes} = await planKeys(state.aws, req, state.region, state.owner)
+  notes.push(...keyNotes)
+  const changes = statementChanges(merged.changes)
+  const toCreate = keys.filter((k) => !k.existing.some((g) => g.ok))
+  const toRetire = keys.flatMap((k) => k.existing.filter((g) => !g.ok).map((g) => ({k, grantId: g.grantId})))
+  for (const k of toCreate) changes.push({kind: 'kms-grant', action: 'create', id: k.name, target: k.keyArn})
+  for (const {k, grantId} of toRetire) changes.push({kind: 'kms-grant', action: 'retire', id: `${k.name} (${grantId}, wrong grantee or operations)`, target: k.keyArn})
+
+  return {
+    changes,
+    diff: merged.changes.length > 0 ? diffPolicies(state.policy, merged.policy) : [],
+    notes,
+    async execute() {
+      const out = merged.changes.length > 0 ? await writePolicy(ctx, state, bucket, merged.policy) : {}
+      const done: string[] = []
+      for (const k of toCreate) {
+        const grantId = await k.kms.createGrant({keyArn: k.keyArn, grantee: principal.arn, operations: ['Decrypt'], name: k.name})
+        done.push(`Created KMS grant ${k.name} (${grantId}) on ${k.keyArn}; grants take up to about 5 minutes to apply.`)
+      }
+      for (const {k, grantId} of toRetire) await retire(k.kms, k.keyArn, grantId)
+      return {...out, notes: done}
+    },
+  }
+}
+
+async function retire(kms: KmsPort, keyArn: string, grantId: string): Promise<void> {
+  try {
+    await kms.retireGrant(keyArn, grantId)
+  } catch (error) {
+    // Retiring needs the grantee/retiring principal or the creating account; a key administrator
+    // who is neither can still revoke.
+    if (error instanceof RemoteError && error.code === 'ACCESS_DENIED') await kms.revokeGrant(keyArn, grantId)
+    else throw error
+  }
+}
+
+/** Plan a revoke: remove exactly the tool's statements and grants for this principal and source. */
+export async function planAwsRevoke(ctx: AppContext, req: GrantRequest): Promise<GrantPlan> {
+  const principal = parsePrincipalArn(req.principal)
+  const bucket = req.source.bucket
+  const state = await readBucket(ctx, req)
+  const sids = ownedSids(principal.arn, req.source.prefix)
+  const removed = removeStatements(state.policy, [sids.list, sids.location, sids.read])
+  // Removing statements rewrites the document, which AWS refuses while stale ids are in it.
+  if (removed.changes.length > 0) refuseStaleIds(state.policy, bucket)
+  const {keys, notes} = await planKeys(state.aws, req, state.region, state.owner)
+  const changes = statementChanges(removed.changes)
+  if (removed.changes.length > 0 && removed.policy === null) changes.push({kind: 'bucket-policy', action: 'delete', id: bucket})
+  const grants = keys.flatMap((k) => k.existing.map((g) => ({k, grantId: g.grantId})))
+  for (const {k, grantId} of grants) changes.push({kind: 'kms-grant', action: 'retire', id: `${k.name} (${grantId})`, target: k.keyArn})
+  return {
+    changes,
+    diff: removed.changes.length > 0 ? diffPolicies(state.policy, removed.policy) : [],
+    notes,
+    async execute() {
+      const out = removed.changes.length > 0 ? await writePolicy(ctx, state, bucket, removed.policy) : {}
+      for (const {k, grantId} of grants) await retire(k.kms, k.keyArn, grantId)
+      return {...out, notes: []}
+    },
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The provider interface, the same shape for every cloud. A provider turns a grant request into a
+ * plan (reads only) whose execute() makes the writes; the flow around it (show the plan, ask,
+ * dry-run, report) is shared in grant-flow.ts so every cloud behaves the same.
+ */
+import type {AppContext} from '../context.js'
+import type {SiteFile} from '../site.js'
+import type {ProviderId, Source} from '../source.js'
+
+/** Cloud flags, each cloud using the ones it knows (AWS: profile/region/endpointUrl). */
+export interface CloudOptions {
+  profile?: string
+  region?: string
+  endpointUrl?: string
+}
+
+export interface GrantRequest {
+  source: Source
+  /** Cloud-specific principal: AWS role ARN, GCP member, Azure object id. */
+  principal: string
+  /** AWS: extra KMS key ARNs to grant Decrypt on. */
+  kmsKeys: string[]
+  cloud: CloudOptions
+}
+
+export interface GrantChange {
+  /** What is changed, e.g. 'bucket-policy-statement', 'kms-grant'. */
+  kind: string
+  action: 'add' | 'replace' | 'remove' | 'create' | 'retire' | 'delete'
+  /** Sid, grant name, binding, assignment name. */
+  id: string
+  /** Where: key ARN, scope. */
+  target?: string
+}
+
+export interface GrantPlan {
+  changes: GrantChange[]
+  /** A readable diff of the document that changes, if any. */
+  diff: Array<{op: ' ' | '+' | '-'; text: string}>
+  notes: string[]
+  /** Make the writes. Only called after the plan was shown and confirmed. */
+  execute(): Promise<{backup?: string; notes: string[]}>
+}
+
+export interface RenderResult {
+  format: string
+  documents: unknown
+  text: string
+}
+
+export interface Provider {
+  id: ProviderId
+  /** How the principal is named on this cloud, for messages. */
+  principalNoun: string
+  renderFormats: readonly string[]
+  principalFromSite(site: SiteFile): string | undefined
+  /** Pure: no credentials, no network, no SDK. */
+  render(req: GrantRequest, format: string): Promise<RenderResult>
+  planApply(ctx: AppContext, req: GrantRequest): Promise<GrantPlan>
+  planRevoke(ctx: AppContext, req: GrantRequest): Promise<GrantPlan>
+}
