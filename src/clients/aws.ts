@@ -9,6 +9,8 @@ export interface AwsClientOptions {
   region?: string
   /** S3-compatible stores and emulators; path-style addressing is used with it. */
   endpointUrl?: string
+  /** Explicit credentials (the demo's emulator, an assumed role); default: the credential chain. */
+  credentials?: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
 }
 
 export interface CallerIdentity {
@@ -86,6 +88,7 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
   const endpoint = options.endpointUrl ?? env.AWS_ENDPOINT_URL
   const base = {
     ...(options.profile ? {profile: options.profile} : {}),
+    ...(options.credentials ? {credentials: options.credentials} : {}),
     ...(endpoint ? {endpoint} : {}),
     region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
   }

@@ -12,6 +12,7 @@ export interface CloudOptions {
   profile?: string
   region?: string
   endpointUrl?: string
+  credentials?: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
 }
 
 export interface GrantRequest {

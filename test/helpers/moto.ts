@@ -238,6 +238,7 @@ function isControl(r: RequestLine): boolean {
 // ---------------------------------------------------------------------------------------------
 
 const live = new Set<ChildProcess>()
+const liveDirs = new Set<string>()
 let exitHookInstalled = false
 
 function installExitHook(): void {
@@ -251,25 +252,30 @@ function installExitHook(): void {
         /* already gone */
       }
     }
+    for (const dir of liveDirs) rmSync(dir, {recursive: true, force: true})
   })
   // The launcher also exits when its stdin closes, which covers this process being SIGKILLed.
 }
 
-let motoChecked: true | string | undefined
+const motoChecked = new Map<string, true | string>()
 
+/** The interpreter that runs moto: $MOTO_PYTHON, else python3 on PATH. */
 function python(): string {
   return process.env.MOTO_PYTHON || 'python3'
 }
 
 /** Throws the "moto is not installed" error when `python3 -c 'import moto'` fails. */
 export function assertMotoInstalled(): void {
-  if (motoChecked === undefined) {
-    const r = spawnSync(python(), ['-c', 'import moto, moto.server'], {encoding: 'utf8', timeout: 30_000})
-    if (r.error) motoChecked = `${NOT_INSTALLED} (${python()} could not be run: ${r.error.message})`
-    else if (r.status !== 0) motoChecked = `${NOT_INSTALLED} (${python()}: ${(r.stderr || '').trim().split('\n').pop()})`
-    else motoChecked = true
+  const py = python()
+  let verdict = motoChecked.get(py)
+  if (verdict === undefined) {
+    const r = spawnSync(py, ['-c', 'import moto, moto.server'], {encoding: 'utf8', timeout: 30_000})
+    if (r.error) verdict = `${NOT_INSTALLED} (${py} could not be run: ${r.error.message})`
+    else if (r.status !== 0) verdict = `${NOT_INSTALLED} (${py}: ${(r.stderr || '').trim().split('\n').pop()})`
+    else verdict = true
+    motoChecked.set(py, verdict)
   }
-  if (motoChecked !== true) throw new Error(motoChecked)
+  if (verdict !== true) throw new Error(verdict)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +287,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
   installExitHook()
 
   const dir = mkdtempSync(join(tmpdir(), 'ingestgate-moto-'))
+  liveDirs.add(dir)
   const logFile = join(dir, 'requests.jsonl')
   writeFileSync(logFile, '')
   const verbose = opts.verbose ?? Boolean(process.env.MOTO_VERBOSE)
@@ -342,6 +349,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
   } catch (err) {
     if (!exited) child.kill('SIGKILL')
     rmSync(dir, {recursive: true, force: true})
+    liveDirs.delete(dir)
     throw err
   }
   // Drain stdout so the child never blocks on a full pipe.
@@ -412,6 +420,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
         clearTimeout(timer)
       }
       rmSync(dir, {recursive: true, force: true})
+      liveDirs.delete(dir)
     },
     async reset() {
       await control('/moto-api/reset')

@@ -88,6 +88,24 @@ def patch_get_object_attributes_last_modified() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Patch (e): GetObjectAttributes honours only the first requested attribute from the JS SDK.
+# moto 5.2.1 S3Response.get_object_attributes splits `x-amz-object-attributes` on "," without
+# trimming; the JS SDK v3 sends the list as `ETag, ObjectSize, StorageClass` (", " separated, as HTTP
+# list headers are), so every attribute after the first (" ObjectSize") is silently left out of the
+# response. Trim the names before moto's S3Backend.get_object_attributes looks them up.
+# --------------------------------------------------------------------------------------------------
+def patch_get_object_attributes_list_header() -> None:
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.get_object_attributes
+
+    def get_object_attributes(self: Any, key: Any, attributes_to_get: list[str]) -> Any:
+        return original(self, key, [a.strip() for a in attributes_to_get])
+
+    S3Backend.get_object_attributes = get_object_attributes  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
 # Patch (b): SigV4 is verified against a URL werkzeug has already decoded and re-quoted.
 # moto 5.2.1 moto/core/authorization.py ActionAuthenticatorMixin._authenticate_and_authorize_action
 # builds the path it re-signs from `self.uri`, i.e. flask's `request.url`, which werkzeug rebuilt from
@@ -448,7 +466,7 @@ def main(argv: list[str] | None = None) -> None:
         "--without-patch",
         action="append",
         default=[],
-        choices=["a", "b", "c", "d"],
+        choices=["a", "b", "c", "d", "e"],
         help="leave one of the moto patches out (to see the moto bug it fixes)",
     )
     args = parser.parse_args(argv)
@@ -462,6 +480,8 @@ def main(argv: list[str] | None = None) -> None:
         patch_kms_json_auth_errors()
     if "d" not in skip:
         patch_kms_resource_arn()
+    if "e" not in skip:
+        patch_get_object_attributes_list_header()
     if args.root_key:
         patch_root_credentials(args.root_key, args.root_secret)
 

@@ -4,7 +4,7 @@
  * that make a PutBucketPolicy fail or trip Block Public Access.
  * Pure: no SDK, no fs, no network; the AWS provider does the reads and writes around it.
  */
-import {Ajv, type ErrorObject} from 'ajv'
+import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 
 import {ConfigError} from '../../errors.js'
 import type {IamPolicy, IamStatement, PrincipalBlock, StringOrList} from './types.js'
@@ -99,10 +99,10 @@ const POLICY_SCHEMA = {
   },
 }
 
-let validatePolicy: ((data: unknown) => boolean) & {errors?: ErrorObject[] | null} | undefined
+let validatePolicy: ValidateFunction | undefined
 
 /** Compiled on first use so that importing this module (e.g. for `grant render`) costs no compile. */
-function policyValidator() {
+function policyValidator(): ValidateFunction {
   validatePolicy ??= new Ajv({strict: true, allowUnionTypes: true, verbose: true}).compile(POLICY_SCHEMA)
   return validatePolicy
 }
@@ -122,7 +122,7 @@ export function statementList(p: IamPolicy): IamStatement[] {
 export function parsePolicyDocument(text: string, where: string): IamPolicy {
   const fail = (detail: string, hint?: string): never => {
     throw new ConfigError('MALFORMED_POLICY', `${where}: ${detail}.`, {
-      suggestions: [...(hint ? [hint] : []), `Correct ${where} (S3 console: bucket > Permissions > Bucket policy) and run the command again.`],
+      suggestions: [...(hint ? [hint] : []), `Fix ${where} (the S3 console shows a bucket policy under Permissions > Bucket policy), then run the command again.`],
     })
   }
   let data: unknown
@@ -175,7 +175,7 @@ function describeSchemaError(data: unknown, error: ErrorObject): string {
     const statements = (data as {Statement: unknown}).Statement
     const index = Array.isArray(statements) ? Number(path[1]) : 0
     const statement = Array.isArray(statements) ? statements[index] : statements
-    subject = `${statementLabel(index, (statement as {Sid?: unknown}).Sid)}: `
+    subject = `${statementLabel(index, (statement as {Sid?: unknown} | null)?.Sid)}: `
     path.splice(0, Array.isArray(statements) ? 2 : 1)
   }
   const field = path.reduce((acc, segment) => (/^\d+$/.test(segment) ? `${acc}[${segment}]` : acc ? `${acc}.${segment}` : segment), '')
@@ -186,9 +186,9 @@ function describeSchemaError(data: unknown, error: ErrorObject): string {
     case 'additionalProperties':
       return `${subject}unknown ${what}`
     case 'type':
-      return `${subject}${what} must be ${String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t).join(' or ')}`
+      return `${subject}${what} must be ${oneOf(String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t))}`
     case 'enum':
-      return `${subject}${what} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`
+      return `${subject}${what} must be ${oneOf((params.allowedValues as unknown[]).map((v) => JSON.stringify(v)))}`
     case 'const':
       return `${subject}${what} must be ${JSON.stringify(params.allowedValue)} or an object such as {"AWS": "<ARN>"}`
     case 'minItems':
@@ -206,7 +206,11 @@ const TYPE_NAMES: Record<string, string> = {
   array: 'a list',
   object: 'an object',
   number: 'a number',
-  boolean: 'true or false',
+  boolean: 'a boolean',
+}
+
+function oneOf(choices: string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`
 }
 
 /**
@@ -502,8 +506,8 @@ function narrows(operator: string, key: string, values: unknown[]): boolean {
 }
 
 /**
- * An address or CIDR narrower than the public internet. IPv4: /8 or longer (the brief's rule); IPv6:
- * /32 or longer (our judgement: the same "one big allocation" size for v6).
+ * An address or a CIDR block S3 would not call public. IPv4: /8 or longer (0.0.0.0/0 and anything
+ * wider than /8 count as public); IPv6: /32 or longer (judgement: the size of one large allocation).
  */
 function isNonPublicCidr(value: string): boolean {
   const [address, bits, extra] = value.split('/')

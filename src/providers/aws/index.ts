@@ -1,12 +1,12 @@
 /** The AWS provider: S3 bucket policy + KMS grants. */
 import type {Provider} from '../types.js'
 import {planAwsApply, planAwsRevoke} from './grant.js'
-import {AWS_RENDER_FORMATS, renderAwsGrant, type RenderFormat} from './render.js'
+import {RENDER_FORMATS, renderAwsGrant, type RenderFormat} from './render.js'
 
 export const awsProvider: Provider = {
   id: 's3',
   principalNoun: 'IAM role ARN',
-  renderFormats: AWS_RENDER_FORMATS,
+  renderFormats: RENDER_FORMATS,
   principalFromSite: (site) => site.aws?.principal,
   async render(req, format) {
     const spec = {bucket: req.source.bucket, prefix: req.source.prefix, principalArn: req.principal, kmsKeyArns: req.kmsKeys}
