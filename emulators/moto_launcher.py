@@ -290,6 +290,29 @@ def patch_kms_resource_arn() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Patch (f): policy Action/Resource patterns are used as regular expressions.
+# moto 5.2.1 moto/iam/access_control.py IAMPolicyStatement._match only turns `*` into `.*` and
+# hands the rest to re.match, so `.` matches any character and `+ ( ) [ ] ? $ ^ |` in an ARN are
+# regex syntax: an Allow on `arn:aws:s3:::b/a+b (1).dcm` never matches that key (or raises on an
+# unbalanced parenthesis). IAM wildcards are only `*` (any run) and `?` (one character); everything
+# else is literal. Resource ARNs stay case-sensitive; action names stay case-sensitive as in stock
+# moto (AWS compares them case-insensitively; not changed here, see test-infra.md).
+# --------------------------------------------------------------------------------------------------
+def patch_policy_wildcard_match() -> None:
+    import re
+
+    from moto.iam.access_control import IAMPolicyStatement
+
+    def _match(pattern: str, string: str) -> Any:
+        regex = "".join(
+            ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+        )
+        return re.match(f"^{regex}$", string, re.DOTALL)
+
+    IAMPolicyStatement._match = staticmethod(_match)  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------------------------------
 # Root credentials (see module docstring). Not a moto bug: a harness convenience so that tests can
 # seed data with auth on, and so that `POST /moto-api/reset` does not lock them out.
 # --------------------------------------------------------------------------------------------------
@@ -466,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
         "--without-patch",
         action="append",
         default=[],
-        choices=["a", "b", "c", "d", "e"],
+        choices=["a", "b", "c", "d", "e", "f"],
         help="leave one of the moto patches out (to see the moto bug it fixes)",
     )
     args = parser.parse_args(argv)
@@ -482,6 +505,8 @@ def main(argv: list[str] | None = None) -> None:
         patch_kms_resource_arn()
     if "e" not in skip:
         patch_get_object_attributes_list_header()
+    if "f" not in skip:
+        patch_policy_wildcard_match()
     if args.root_key:
         patch_root_credentials(args.root_key, args.root_secret)
 

@@ -4,7 +4,8 @@
  * Several checks below pass only because the launcher patches moto bugs that break the JS SDK v3
  * (test harness only, never the product): (a) GetObjectAttributes Last-Modified in ISO-8601,
  * (b) SigV4 checked against a decoded URL, (c) KMS auth errors as XML, (d) KMS authorised against
- * Resource "*", (e) GetObjectAttributes ignoring all but the first requested attribute.
+ * Resource "*", (e) GetObjectAttributes ignoring all but the first requested attribute, (f) policy
+ * ARNs/actions matched as regular expressions instead of IAM wildcards.
  * Each test says which patch it relies on.
  */
 import {spawnSync} from 'node:child_process'
@@ -254,6 +255,18 @@ describe('moto, auth on (INITIAL_NO_AUTH_ACTION_COUNT=0)', () => {
     expect(head.ContentLength).toBe(10)
     const listed = await s3.send(new ListObjectsV2Command({Bucket: bucket, Prefix: 'study 1/série+ü:a,b@'}))
     expect(listed.Contents!.map((c) => c.Key)).toEqual([oddKey])
+  })
+
+  it('an Allow on the exact ARN of that key matches it literally (harness patch f)', async () => {
+    const exact = await moto.createRoleWithPolicy('ingest-exact', {
+      Version: '2012-10-17',
+      Statement: [{Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/${oddKey}`}],
+    })
+    const {s3} = moto.clients(exact.credentials)
+    const obj = await s3.send(new GetObjectCommand({Bucket: bucket, Key: oddKey}))
+    expect(await obj.Body!.transformToString()).toBe('pixel data')
+    // ...and grants nothing else.
+    expect((await errorOf(s3.send(new GetObjectCommand({Bucket: bucket, Key: 'plain.dcm'})))).name).toBe('AccessDenied')
   })
 
   it('a role lacking s3:GetObject gets AccessDenied on exactly that call', async () => {

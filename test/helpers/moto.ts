@@ -4,12 +4,14 @@
  * moto is part of the machine image (python3 -m moto.server); it cannot be installed from the
  * registries this project reaches, so the harness fails with a clear message where it is missing.
  *
- * The server is started through test/helpers/moto_launcher.py, which patches, in the harness only,
+ * The server is started through emulators/moto_launcher.py (shipped for the demo too), which patches, in the emulator only,
  * moto bugs that break the JS SDK v3 (see that file and docs in /work/shared/design/test-infra.md):
  *  (a) GetObjectAttributes `Last-Modified` in ISO-8601 -> RFC 7231;
  *  (b) SigV4 checked against a decoded/re-quoted URL -> checked against the raw request URI;
  *  (c) KMS auth failures as XML -> the JSON error KMS sends (AccessDeniedException, ...);
- *  (d) KMS authorised against Resource "*" -> against the key ARN of the request's KeyId.
+ *  (d) KMS authorised against Resource "*" -> against the key ARN of the request's KeyId;
+ *  (e) GetObjectAttributes honouring only the first attribute of `ETag, ObjectSize` -> all of them;
+ *  (f) policy Action/Resource patterns used as regexes -> IAM wildcards (`*`, `?`), rest literal.
  * It also makes the access key `testing`/`testing` act as the account root user (allowed
  * everything, survives /moto-api/reset), so tests can seed data with auth on.
  *
@@ -28,7 +30,8 @@ import {S3Client} from '@aws-sdk/client-s3'
 import {AssumeRoleCommand, STSClient} from '@aws-sdk/client-sts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-export const MOTO_LAUNCHER = join(HERE, 'moto_launcher.py')
+// The launcher ships with the package (emulators/): the demo uses it too.
+export const MOTO_LAUNCHER = join(HERE, '..', '..', 'emulators', 'moto_launcher.py')
 
 /** moto's default account (moto.core.DEFAULT_ACCOUNT_ID). */
 export const MOTO_ACCOUNT_ID = '123456789012'

@@ -15,8 +15,8 @@ import {matchPattern, type Tri, type VariableLookup} from './wildcard.js'
 
 export type {Tri} from './wildcard.js'
 
-/** A condition-context value as the caller knows it; `undefined` means "known to be absent". */
-export type ContextValue = string | string[] | boolean | number | undefined
+/** A condition-context value as the caller knows it; `undefined` (or JSON `null`) means "known to be absent". */
+export type ContextValue = string | string[] | boolean | number | null | undefined
 
 /** One request to authorise. */
 export interface EvalRequest {
@@ -39,8 +39,8 @@ export interface EvalRequest {
    */
   resourceAccountId?: string
   /**
-   * Known condition keys (names case-insensitive). A key listed with value `undefined` is known to
-   * be absent. `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:username` and
+   * Known condition keys (names case-insensitive). A key listed with value `undefined` or `null`
+   * is known to be absent (a policy variable on it then uses its default or matches nothing). `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:username` and
    * `aws:ResourceAccount` are derived from the request when not given.
    */
   context: Record<string, ContextValue>
@@ -180,7 +180,7 @@ const defaultUnknown = keyMatcher(UNKNOWABLE_KEYS)
 function buildEnv(req: EvalRequest): Env {
   const principal = parseRequestPrincipal(req.principal.arn, req.principal.accountId)
   const ctx = new Map<string, ContextValue>()
-  for (const [k, v] of Object.entries(req.context ?? {})) ctx.set(k.toLowerCase(), v)
+  for (const [k, v] of Object.entries(req.context ?? {})) ctx.set(k.toLowerCase(), v === null ? undefined : v)
   const derive = (k: string, v: ContextValue): void => {
     if (!ctx.has(k)) ctx.set(k, v)
   }

@@ -7,6 +7,8 @@
 import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 
 import {ConfigError} from '../../errors.js'
+import {parseCidr} from './cidr.js'
+import {parseOperator} from './conditions.js'
 import type {IamPolicy, IamStatement, PrincipalBlock, StringOrList} from './types.js'
 
 /** PutBucketPolicy refuses documents larger than 20 KB. */
@@ -189,7 +191,7 @@ function describeSchemaError(data: unknown, error: ErrorObject): string {
       return `${subject}${what} must be ${oneOf(String(params.type).split(',').map((t) => TYPE_NAMES[t] ?? t))}`
     case 'enum':
       return `${subject}${what} must be ${oneOf((params.allowedValues as unknown[]).map((v) => JSON.stringify(v)))}`
-    case 'const':
+    case 'const': // only Principal uses const ("*")
       return `${subject}${what} must be ${JSON.stringify(params.allowedValue)} or an object such as {"AWS": "<ARN>"}`
     case 'minItems':
     case 'minProperties':
@@ -476,7 +478,6 @@ const NARROWING_KEYS = new Set([
   's3:dataaccesspointarn',
   's3:dataaccesspointaccount',
 ])
-const NARROWING_OPERATORS = new Set(['StringEquals', 'StringEqualsIgnoreCase', 'StringLike', 'ArnEquals', 'ArnLike'])
 
 /**
  * Allow statements S3 Block Public Access counts as public ("The meaning of public" in the S3 user
@@ -497,12 +498,17 @@ function isPublic(s: IamStatement): boolean {
 }
 
 function narrows(operator: string, key: string, values: unknown[]): boolean {
-  // ForAllValues and ...IfExists also match requests without the key, so they hold nothing fixed.
-  if (values.length === 0 || operator.startsWith('ForAllValues:') || operator.endsWith('IfExists')) return false
-  const base = operator.replace(/^ForAnyValue:/, '')
-  if (key === 'aws:sourceip') return base === 'IpAddress' && values.every((v) => typeof v === 'string' && isNonPublicCidr(v))
+  const op = parseOperator(operator)
+  // ForAllValues and ...IfExists also match requests without the key, and a negated operator matches
+  // every value but a few: none of them holds the request to fixed values.
+  if (!op?.base || op.qualifier === 'all' || op.ifExists || op.base.negated || op.base.compare !== 'eq' || values.length === 0) return false
+  if (key === 'aws:sourceip') return op.base.family === 'ip' && values.every((v) => typeof v === 'string' && isNonPublicCidr(v))
   // A wildcard or a policy variable is not a fixed value.
-  return NARROWING_KEYS.has(key) && NARROWING_OPERATORS.has(base) && values.every((v) => String(v) !== '' && !/[*?]|\$\{/.test(String(v)))
+  return (
+    NARROWING_KEYS.has(key) &&
+    ['string', 'string-ci', 'string-like', 'arn'].includes(op.base.family) &&
+    values.every((v) => String(v) !== '' && !/[*?]|\$\{/.test(String(v)))
+  )
 }
 
 /**
@@ -510,10 +516,6 @@ function narrows(operator: string, key: string, values: unknown[]): boolean {
  * wider than /8 count as public); IPv6: /32 or longer (judgement: the size of one large allocation).
  */
 function isNonPublicCidr(value: string): boolean {
-  const [address, bits, extra] = value.split('/')
-  if (extra !== undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) return false
-  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address)
-  if (ipv4) return ipv4.slice(1).every((octet) => Number(octet) <= 255) && (bits === undefined || (Number(bits) >= 8 && Number(bits) <= 32))
-  if (/^[0-9a-f:.]+$/i.test(address) && address.includes(':')) return bits === undefined || (Number(bits) >= 32 && Number(bits) <= 128)
-  return false
+  const cidr = parseCidr(value)
+  return cidr !== null && cidr.bits >= (cidr.words.length === 2 ? 8 : 32)
 }

@@ -194,18 +194,18 @@ function checkBucketAndPrefix(bucket: string, prefix: string): void {
   if (parsed.bucket !== bucket || parsed.prefix !== '') {
     throw new ConfigError('BAD_SOURCE', `"${bucket}" is not an S3 bucket name.`, {suggestions: ['Use s3://BUCKET[/PREFIX].']})
   }
-  const why = /[*?]/.test(prefix)
-    ? 'contains a wildcard (* or ?), which would widen the grant'
-    : // eslint-disable-next-line no-control-regex
-      /[\u0000-\u001f\u007f]/.test(prefix)
-      ? 'contains a control character'
-      : /\p{Cs}/u.test(prefix)
-        ? 'is not valid Unicode'
-        : prefix.startsWith('/')
-          ? 'starts with "/" (an empty path segment)'
-          : undefined
+  const problems: Array<[RegExp, string]> = [
+    [/[*?]/, 'contains a wildcard (* or ?), which would widen the grant'],
+    // eslint-disable-next-line no-control-regex
+    [/[\u0000-\u001f\u007f]/, 'contains a control character'],
+    [/\p{Cs}/u, 'is not valid Unicode (an unpaired surrogate)'],
+    [/^\//, 'starts with "/" (an empty path segment)'],
+  ]
+  const why = problems.find(([re]) => re.test(prefix))?.[1]
   if (why) {
-    throw new ConfigError('BAD_SOURCE', `The key prefix ${JSON.stringify(prefix)} ${why}.`, {suggestions: ['Give the literal key prefix, e.g. s3://BUCKET/data/2024/.']})
+    throw new ConfigError('BAD_SOURCE', `The key prefix ${JSON.stringify(prefix)} ${why}.`, {
+      suggestions: ['Give the literal key prefix, e.g. s3://BUCKET/data/2024/.'],
+    })
   }
 }
 
@@ -267,14 +267,15 @@ function renderCloudFormation(grant: ResolvedGrant): string {
       'AWS::S3::BucketPolicy replaces it whole: merge these statements into the existing BucketPolicy of the bucket, if it has one.',
     statements: grant.statements.map(statementView),
     hasGrants: grant.kmsGrants.length > 0,
-    kmsCommands: grant.kmsGrants.map((g, i) =>
-      oneLine(
-        ['aws kms create-grant', `--region ${shellQuote(grant.kmsRegions[i])}`, `--key-id ${shellQuote(g.keyArn)}`,
-          `--grantee-principal ${shellQuote(g.granteePrincipal)}`, '--operations Decrypt', `--name ${shellQuote(g.name)}`].join(' '),
-      ),
-    ),
+    kmsCommands: grant.kmsGrants.map((g, i) => oneLine(createGrantCommand(g, grant.kmsRegions[i]))),
   }
   return renderTemplate('cloudformation.yaml.mustache', view, yamlString)
+}
+
+/** The aws CLI command for one grant, every value a single-quoted shell word. */
+function createGrantCommand(g: AwsKmsGrant, region: string): string {
+  const q = shellQuote
+  return `aws kms create-grant --region ${q(region)} --key-id ${q(g.keyArn)} --grantee-principal ${q(g.granteePrincipal)} --operations Decrypt --name ${q(g.name)}`
 }
 
 function renderCli(grant: ResolvedGrant): string {
