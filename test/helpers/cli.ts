@@ -34,6 +34,7 @@ export function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     AWS_EC2_METADATA_DISABLED: 'true',
     NO_COLOR: '1',
+    NODE_ENV: 'production',
     ...extra,
   }
 }

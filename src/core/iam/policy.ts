@@ -81,7 +81,10 @@ const POLICY_SCHEMA = {
       additionalProperties: false,
       properties: {
         // Empty is allowed: Terraform's aws_iam_policy_document wrote "Sid": "" for years, and S3 kept it.
-        Sid: {type: 'string', pattern: '^[A-Za-z0-9]*$', description: 'only letters A-Z, a-z and digits 0-9'},
+        // S3 bucket policies accept free-text Sids (AWS's own examples use sentences with spaces and
+        // dots); only identity policies restrict them to letters and digits. Refusing them would lock
+        // customers out; the tool's own Sids are alphanumeric anyway.
+        Sid: {type: 'string'},
         Effect: {type: 'string', enum: ['Allow', 'Deny']},
         Principal: principalBlock,
         NotPrincipal: principalBlock,
@@ -140,8 +143,7 @@ export function parsePolicyDocument(text: string, where: string): IamPolicy {
   const validate = policyValidator()
   if (!validate(data)) {
     const error = validate.errors![0]
-    const sid = error.keyword === 'pattern' && error.instancePath.endsWith('/Sid') ? String(error.data) : ''
-    fail(describeSchemaError(data, error), sid ? `Use a Sid of letters and digits only, e.g. "${sid.replaceAll(/[^A-Za-z0-9]/g, '')}".` : undefined)
+    fail(describeSchemaError(data, error))
   }
   const policy = data as IamPolicy
   const firstUse = new Map<string, number>()
