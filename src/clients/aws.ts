@@ -57,6 +57,12 @@ export interface S3Port {
   getDefaultKmsKeys(bucket: string, expectedOwner?: string): Promise<string[]>
   listKeys(bucket: string, prefix: string, limit: number): Promise<Array<{key: string; size: number}>>
   headObject(bucket: string, key: string, expectedOwner?: string): Promise<ObjectEncryption>
+  /** One page of ListObjectsV2 (the cluster's listing call). */
+  listPage(bucket: string, prefix: string, token?: string, maxKeys?: number): Promise<{objects: Array<{key: string; size: number}>; nextToken?: string}>
+  /** Bytes [start, end] (inclusive) of an object: a ranged GetObject, as the cluster reads headers. */
+  getRange(bucket: string, key: string, start: number, end: number): Promise<{bytes: Uint8Array; totalSize?: number}>
+  /** GetObjectAttributes (ETag and ObjectSize). */
+  getAttributes(bucket: string, key: string): Promise<{etag?: string; size?: number}>
 }
 
 export interface KmsPort {
@@ -170,6 +176,26 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
       call(`reading the encryption of s3://${Bucket}/${Key}`, async () => {
         const out = await s3.send(new s3sdk.HeadObjectCommand({Bucket, Key, ExpectedBucketOwner}))
         return {key: Key, serverSideEncryption: out.ServerSideEncryption, kmsKeyId: out.SSEKMSKeyId, bucketKeyEnabled: out.BucketKeyEnabled}
+      }),
+    listPage: (Bucket, Prefix, ContinuationToken, MaxKeys = 1000) =>
+      call(`listing s3://${Bucket}/${Prefix}`, async () => {
+        const out = await s3.send(new s3sdk.ListObjectsV2Command({Bucket, Prefix: Prefix || undefined, ContinuationToken, MaxKeys}))
+        return {
+          objects: (out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{key: o.Key, size: o.Size ?? 0}])),
+          nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
+        }
+      }),
+    getRange: (Bucket, Key, start, end) =>
+      call(`reading s3://${Bucket}/${Key}`, async () => {
+        const out = await s3.send(new s3sdk.GetObjectCommand({Bucket, Key, Range: `bytes=${start}-${end}`}))
+        const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array()
+        const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1]
+        return {bytes, totalSize: total === undefined ? undefined : Number(total)}
+      }),
+    getAttributes: (Bucket, Key) =>
+      call(`reading the attributes of s3://${Bucket}/${Key}`, async () => {
+        const out = await s3.send(new s3sdk.GetObjectAttributesCommand({Bucket, Key, ObjectAttributes: ['ETag', 'ObjectSize']}))
+        return {etag: out.ETag, size: out.ObjectSize}
       }),
   }
 
