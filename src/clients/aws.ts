@@ -159,19 +159,16 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
           throw error
         }
       }),
-    listKeys: (Bucket, Prefix, limit) =>
-      call(`listing ${Bucket}/${Prefix}`, async () => {
-        const keys: Array<{key: string; size: number}> = []
-        let ContinuationToken: string | undefined
-        do {
-          const out = await s3.send(
-            new s3sdk.ListObjectsV2Command({Bucket, Prefix: Prefix || undefined, ContinuationToken, MaxKeys: Math.min(1000, limit - keys.length)}),
-          )
-          for (const o of out.Contents ?? []) if (o.Key !== undefined) keys.push({key: o.Key, size: o.Size ?? 0})
-          ContinuationToken = out.IsTruncated ? out.NextContinuationToken : undefined
-        } while (ContinuationToken && keys.length < limit)
-        return keys
-      }),
+    async listKeys(bucket, prefix, limit) {
+      const keys: Array<{key: string; size: number}> = []
+      let token: string | undefined
+      do {
+        const page = await s3Port.listPage(bucket, prefix, token, Math.min(1000, limit - keys.length))
+        keys.push(...page.objects)
+        token = page.nextToken
+      } while (token && keys.length < limit)
+      return keys
+    },
     headObject: (Bucket, Key, ExpectedBucketOwner) =>
       call(`reading the encryption of s3://${Bucket}/${Key}`, async () => {
         const out = await s3.send(new s3sdk.HeadObjectCommand({Bucket, Key, ExpectedBucketOwner}))
