@@ -21,13 +21,13 @@ export const cloudFlags = {
 export const principalFlags = {
   principal: Flags.string({description: 'The ingest principal (AWS: IAM role ARN). Default: from --site.'}),
   site: Flags.string({description: 'Site file (JSON) from support with the ingest principal per cloud and the cluster URL.'}),
-  'kms-key': Flags.string({description: 'KMS key ARN to grant Decrypt on, besides the keys found in use (repeatable).', multiple: true, default: []}),
+  'kms-key': Flags.string({description: 'KMS key ARN to grant Decrypt on, besides the keys found in use (repeatable).', multiple: true}),
 }
 
 export interface GrantFlagValues {
   principal?: string
   site?: string
-  'kms-key': string[]
+  'kms-key'?: string[]
   profile?: string
   region?: string
   'endpoint-url'?: string
@@ -50,7 +50,7 @@ export async function grantRequest(sourceText: string, flags: GrantFlagValues): 
     req: {
       source,
       principal: principal.trim(),
-      kmsKeys: flags['kms-key'],
+      kmsKeys: flags['kms-key'] ?? [],
       cloud: {profile: flags.profile, region: flags.region, endpointUrl: flags['endpoint-url']},
     },
   }

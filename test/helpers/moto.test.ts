@@ -99,7 +99,12 @@ describe('startMoto without moto', () => {
     const saved = process.env.MOTO_PYTHON
     process.env.MOTO_PYTHON = fake
     try {
-      await expect(startMoto()).rejects.toThrow("moto is not installed: pip install 'moto[server]'")
+      await expect(startMoto()).rejects.toMatchObject({
+        code: 'MOTO_MISSING',
+        exitCode: 3,
+        message: /moto is not installed/,
+        suggestions: [expect.stringContaining("pip install 'moto[server]'")],
+      })
     } finally {
       if (saved === undefined) delete process.env.MOTO_PYTHON
       else process.env.MOTO_PYTHON = saved

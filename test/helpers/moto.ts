@@ -18,20 +18,18 @@
  * Every request is logged (before its response is sent) with method, raw path/query, status,
  * service and operation name, so tests can count write calls exactly.
  */
-import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 
 import {IAMClient, CreateRoleCommand, PutRolePolicyCommand, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand} from '@aws-sdk/client-iam'
 import {KMSClient} from '@aws-sdk/client-kms'
 import {S3Client} from '@aws-sdk/client-s3'
 import {AssumeRoleCommand, STSClient} from '@aws-sdk/client-sts'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-// The launcher ships with the package (emulators/): the demo uses it too.
-export const MOTO_LAUNCHER = join(HERE, '..', '..', 'emulators', 'moto_launcher.py')
+import {MOTO_LAUNCHER, assertMotoInstalled as assertMotoServerInstalled, startMotoServer, type MotoServer} from '../../src/emulators/moto.js'
+
+export {MOTO_LAUNCHER}
 
 /** moto's default account (moto.core.DEFAULT_ACCOUNT_ID). */
 export const MOTO_ACCOUNT_ID = '123456789012'
@@ -39,8 +37,6 @@ export const MOTO_REGION = 'us-east-1'
 /** Root credentials of the default account (made all-powerful by the launcher). */
 export const ROOT_CREDENTIALS: AwsCredentials = {accessKeyId: 'testing', secretAccessKey: 'testing'}
 
-const NOT_INSTALLED = "moto is not installed: pip install 'moto[server]'"
-const READY_TIMEOUT_MS = 15_000
 
 export interface AwsCredentials {
   accessKeyId: string
@@ -236,131 +232,39 @@ function isControl(r: RequestLine): boolean {
   return r.path.startsWith('/moto-api') || r.path === '/favicon.ico'
 }
 
-// ---------------------------------------------------------------------------------------------
-// Process bookkeeping: never leave a server behind
+// startMoto: the product's emulator launcher (src/emulators/moto.ts) plus a request log
 // ---------------------------------------------------------------------------------------------
 
-const live = new Set<ChildProcess>()
 const liveDirs = new Set<string>()
-let exitHookInstalled = false
-
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL')
-      } catch {
-        /* already gone */
-      }
-    }
-    for (const dir of liveDirs) rmSync(dir, {recursive: true, force: true})
-  })
-  // The launcher also exits when its stdin closes, which covers this process being SIGKILLed.
-}
-
-const motoChecked = new Map<string, true | string>()
-
-/** The interpreter that runs moto: $MOTO_PYTHON, else python3 on PATH. */
-function python(): string {
-  return process.env.MOTO_PYTHON || 'python3'
-}
+process.on('exit', () => {
+  for (const dir of liveDirs) rmSync(dir, {recursive: true, force: true})
+})
 
 /** Throws the "moto is not installed" error when `python3 -c 'import moto'` fails. */
 export function assertMotoInstalled(): void {
-  const py = python()
-  let verdict = motoChecked.get(py)
-  if (verdict === undefined) {
-    const r = spawnSync(py, ['-c', 'import moto, moto.server'], {encoding: 'utf8', timeout: 30_000})
-    if (r.error) verdict = `${NOT_INSTALLED} (${py} could not be run: ${r.error.message})`
-    else if (r.status !== 0) verdict = `${NOT_INSTALLED} (${py}: ${(r.stderr || '').trim().split('\n').pop()})`
-    else verdict = true
-    motoChecked.set(py, verdict)
-  }
-  if (verdict !== true) throw new Error(verdict)
+  assertMotoServerInstalled()
 }
 
-// ---------------------------------------------------------------------------------------------
-// startMoto
-// ---------------------------------------------------------------------------------------------
-
 export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
-  assertMotoInstalled()
-  installExitHook()
-
   const dir = mkdtempSync(join(tmpdir(), 'ingestgate-moto-'))
   liveDirs.add(dir)
   const logFile = join(dir, 'requests.jsonl')
   writeFileSync(logFile, '')
   const verbose = opts.verbose ?? Boolean(process.env.MOTO_VERBOSE)
-
-  const env: NodeJS.ProcessEnv = {...process.env, PYTHONUNBUFFERED: '1'}
-  delete env.MOTO_ACCOUNT_ID // keep moto's default account
-  if (opts.auth) env.INITIAL_NO_AUTH_ACTION_COUNT = '0'
-  else delete env.INITIAL_NO_AUTH_ACTION_COUNT
-
-  const child = spawn(
-    python(),
-    [MOTO_LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--log', logFile, '--exit-on-stdin-eof', ...(opts.launcherArgs ?? [])],
-    {env, stdio: ['pipe', 'pipe', 'pipe']},
-  )
-  live.add(child)
-
-  let stderrTail = ''
-  child.stderr!.setEncoding('utf8')
-  child.stderr!.on('data', (chunk: string) => {
-    if (verbose) process.stderr.write(chunk)
-    stderrTail = (stderrTail + chunk).slice(-8000)
-  })
-  let exited = false
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true
-      live.delete(child)
-      resolve()
-    })
-  })
-
-  let port: number
+  let server: MotoServer
   try {
-    port = await new Promise<number>((resolve, reject) => {
-      let out = ''
-      const timer = setTimeout(
-        () => reject(new Error(`moto did not start within ${READY_TIMEOUT_MS / 1000} s\n${stderrTail}`)),
-        READY_TIMEOUT_MS,
-      )
-      child.stdout!.setEncoding('utf8')
-      child.stdout!.on('data', (chunk: string) => {
-        out += chunk
-        const m = /MOTO_READY port=(\d+)/.exec(out)
-        if (m) {
-          clearTimeout(timer)
-          resolve(Number(m[1]))
-        }
-      })
-      child.once('error', (err) => {
-        clearTimeout(timer)
-        reject(new Error(`${NOT_INSTALLED} (could not run ${python()}: ${err.message})`))
-      })
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer)
-        if (code === 3) reject(new Error(`${NOT_INSTALLED}\n${stderrTail.trim()}`))
-        else reject(new Error(`moto launcher exited (code ${code}, signal ${signal}) before it was ready\n${stderrTail}`))
-      })
+    server = await startMotoServer({
+      auth: opts.auth,
+      logFile,
+      launcherArgs: opts.launcherArgs,
+      onStderr: verbose ? (chunk) => process.stderr.write(chunk) : undefined,
     })
-  } catch (err) {
-    if (!exited) child.kill('SIGKILL')
+  } catch (error) {
     rmSync(dir, {recursive: true, force: true})
     liveDirs.delete(dir)
-    throw err
+    throw error
   }
-  // Drain stdout so the child never blocks on a full pipe.
-  child.stdout!.resume()
-
-  const endpoint = `http://127.0.0.1:${port}`
-  // The launcher prints READY after binding; make sure moto answers before handing it out.
-  await waitForHttp(`${endpoint}/moto-api/`, READY_TIMEOUT_MS)
+  const {endpoint, port} = server
 
   let authOn = Boolean(opts.auth)
 
@@ -414,14 +318,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
       return authOn
     },
     async stop() {
-      if (!exited) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => {
-          if (!exited) child.kill('SIGKILL')
-        }, 3000)
-        await exitPromise
-        clearTimeout(timer)
-      }
+      await server.stop()
       rmSync(dir, {recursive: true, force: true})
       liveDirs.delete(dir)
     },
@@ -486,21 +383,4 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
     },
   }
   return moto
-}
-
-async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
-      if (res.status < 500) return
-      last = new Error(`HTTP ${res.status}`)
-    } catch (err) {
-      last = err
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`moto did not answer ${url} within ${timeoutMs / 1000} s: ${String(last)}`)
 }

@@ -1,0 +1,25 @@
+/** What grant apply and grant revoke share: the same flags, and plan → confirm → execute. */
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from './base-command.js'
+import {cloudFlags, grantRequest, principalFlags, sourceArg} from './flags.js'
+import {runGrantPlan, type GrantOutcome} from './providers/grant-flow.js'
+
+export abstract class GrantChangeCommand extends BaseCommand<GrantOutcome> {
+  static override args = {source: sourceArg}
+  static override flags = {
+    ...principalFlags,
+    ...cloudFlags,
+    'dry-run': Flags.boolean({description: 'Show the plan and make no write call.'}),
+    yes: Flags.boolean({char: 'y', description: 'Do not ask for confirmation.'}),
+  }
+
+  protected abstract readonly verb: 'apply' | 'revoke'
+
+  async run(): Promise<GrantOutcome> {
+    const {args, flags} = await this.parse(this.constructor as typeof GrantChangeCommand)
+    const {provider, req} = await grantRequest(args.source, flags)
+    const plan = this.verb === 'apply' ? await provider.planApply(this.ctx, req) : await provider.planRevoke(this.ctx, req)
+    return runGrantPlan(this.ctx, plan, {verb: this.verb, dryRun: flags['dry-run'], yes: flags.yes, source: req.source.url, principal: req.principal})
+  }
+}

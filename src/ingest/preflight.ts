@@ -1,0 +1,213 @@
+/**
+ * The preflight gate run before an ingest is created: the source URL parses, the cluster answers and
+ * accepts the key (`GET /ingests`), and, where the caller has credentials for the source, the `check`
+ * of that source passes. When the source can be listed, the number of objects and bytes the cluster
+ * will read is counted. A failing step refuses the start (unless --no-preflight).
+ */
+import type {AppContext} from '../context.js'
+import {AppError, ExitCode} from '../errors.js'
+import type {CloudOptions} from '../providers/types.js'
+import {parseSource, type Source} from '../source.js'
+import {hrsize} from './format.js'
+import type {ClusterClient} from './http.js'
+
+export interface PreflightStep {
+  name: 'source' | 'cluster' | 'check' | 'listing'
+  status: 'pass' | 'fail' | 'skip'
+  detail: string
+  /** The failing (or notable) rows of the check, one line each. */
+  rows?: string[]
+}
+
+export interface PreflightResult {
+  passed: boolean
+  steps: PreflightStep[]
+  /** From the listing, when the source could be listed. */
+  objects?: number
+  bytes?: number
+  /** Objects (and their bytes) whose names match the include/exclude patterns. */
+  matching?: {objects: number; bytes: number}
+  /** The listing stopped at its page limit: the counts are lower bounds. */
+  truncated?: boolean
+}
+
+/** The outcome of checking the source's access as the ingest principal would use it. */
+export interface SourceCheckOutcome {
+  status: 'pass' | 'fail' | 'skip'
+  detail: string
+  rows?: string[]
+}
+
+/**
+ * The seam where `ingestgate check` plugs into the gate. The default below looks for a `check`
+ * method on the source's provider and skips (saying so) when this build has none.
+ */
+export type SourceCheck = (ctx: AppContext, source: Source, opts: {cloud: CloudOptions; live: boolean; principal?: string}) => Promise<SourceCheckOutcome>
+
+export type SourceLister = (
+  ctx: AppContext,
+  source: Source,
+  cloud: CloudOptions,
+  maxPages: number,
+) => Promise<{objects: Array<{key: string; size: number}>; truncated: boolean}>
+
+export interface PreflightInput {
+  ctx: AppContext
+  src: string
+  client: ClusterClient
+  include?: string[]
+  exclude?: string[]
+  cloud: CloudOptions
+  live: boolean
+  principal?: string
+  check?: SourceCheck
+  lister?: SourceLister
+  /** Listing is stopped after this many pages of 1000 keys (default 20). */
+  maxPages?: number
+}
+
+/**
+ * The default check step: the provider's `check` when it has one (issue 3 builds it), else a skip.
+ * TODO(issue 4): once providers expose `check`, map its rows here; until then the gate says the
+ * check was not run rather than pretending it passed.
+ */
+export const defaultSourceCheck: SourceCheck = async (ctx, source, opts) => {
+  let provider: unknown
+  try {
+    const {getProvider} = await import('../providers/index.js')
+    provider = await getProvider(source.provider)
+  } catch (error) {
+    return {status: 'skip', detail: (error as Error).message}
+  }
+  const check = (provider as {check?: unknown}).check
+  if (typeof check !== 'function') {
+    return {status: 'skip', detail: `this build of ingestgate has no access check for ${source.provider}:// sources yet`}
+  }
+  const outcome = (await (check as (...a: unknown[]) => Promise<unknown>).call(provider, ctx, {source, principal: opts.principal, cloud: opts.cloud, live: opts.live})) as
+    | {ok?: boolean; passed?: boolean; rows?: Array<Record<string, unknown>>}
+    | undefined
+  const passed = outcome?.ok ?? outcome?.passed
+  const rows = (outcome?.rows ?? []).map((r) => Object.values(r).filter((v) => typeof v === 'string').join('  '))
+  if (passed === undefined) return {status: 'skip', detail: 'the access check gave no verdict', rows}
+  return passed ? {status: 'pass', detail: 'every call the cluster makes is allowed'} : {status: 'fail', detail: 'access is not as the ingest cluster needs it', rows}
+}
+
+/** S3 listing with the caller's own credentials (ListObjectsV2, pages of 1000). */
+export const defaultSourceLister: SourceLister = async (ctx, source, cloud, maxPages) => {
+  if (source.provider !== 's3') throw new Error(`listing ${source.provider}:// sources is not supported by this build`)
+  const aws = await ctx.aws({profile: cloud.profile, region: cloud.region, endpointUrl: cloud.endpointUrl, credentials: cloud.credentials})
+  const objects: Array<{key: string; size: number}> = []
+  let token: string | undefined
+  for (let page = 0; page < maxPages; page++) {
+    const res = await aws.s3.listPage(source.bucket, source.prefix, token, 1000)
+    objects.push(...res.objects)
+    token = res.nextToken
+    if (!token) return {objects, truncated: false}
+  }
+  return {objects, truncated: true}
+}
+
+/** fnmatch-style pattern (`*`, `?`, `[...]`, `[!...]`) to a RegExp over a file name. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = ''
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '*') re += '.*'
+    else if (c === '?') re += '.'
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 2)
+      if (end === -1) re += '\\['
+      else {
+        let body = pattern.slice(i + 1, end)
+        const negate = body.startsWith('!')
+        if (negate) body = body.slice(1)
+        re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\')}]`
+        i = end
+      }
+    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&')
+  }
+  return new RegExp(`^${re}$`, 's')
+}
+
+function matcher(include: string[] | undefined, exclude: string[] | undefined): (key: string) => boolean {
+  const inc = (include ?? []).map(globToRegExp)
+  const exc = (exclude ?? []).map(globToRegExp)
+  return (key) => {
+    const name = key.slice(key.lastIndexOf('/') + 1)
+    if (inc.length && !inc.some((r) => r.test(name))) return false
+    return !exc.some((r) => r.test(name))
+  }
+}
+
+/**
+ * Run the gate. Shows nothing itself; the caller renders the result.
+ * @throws the source's ConfigError (exit 3), the cluster's RemoteError (exit 4), or
+ *   PREFLIGHT_FAILED (exit 5) when the access check fails.
+ */
+export async function preflight(input: PreflightInput, show: (r: PreflightResult) => void): Promise<PreflightResult> {
+  const steps: PreflightStep[] = []
+  const result: PreflightResult = {passed: true, steps}
+  let source: Source | undefined
+  if (/^fw:\/\//i.test(input.src)) {
+    steps.push({name: 'source', status: 'skip', detail: `${input.src} is a project on a Flywheel site, not a bucket`})
+  } else {
+    source = parseSource(input.src)
+    steps.push({name: 'source', status: 'pass', detail: source.url})
+  }
+
+  try {
+    const ingests = await input.client.listIngests()
+    steps.push({name: 'cluster', status: 'pass', detail: `${input.client.baseUrl} answers and accepts the key (${ingests.length} ingest${ingests.length === 1 ? '' : 's'} listed)`})
+  } catch (error) {
+    steps.push({name: 'cluster', status: 'fail', detail: (error as Error).message})
+    result.passed = false
+    show(result)
+    throw error
+  }
+
+  if (source) {
+    let check: SourceCheckOutcome
+    try {
+      check = await (input.check ?? defaultSourceCheck)(input.ctx, source, {cloud: input.cloud, live: input.live, principal: input.principal})
+    } catch (error) {
+      check = {status: 'skip', detail: `the check could not run: ${(error as Error).message}`}
+    }
+    steps.push({name: 'check', ...check})
+    if (check.status === 'fail') result.passed = false
+
+    try {
+      const listed = await (input.lister ?? defaultSourceLister)(input.ctx, source, input.cloud, input.maxPages ?? 20)
+      const matches = matcher(input.include, input.exclude)
+      result.objects = listed.objects.length
+      result.bytes = listed.objects.reduce((s, o) => s + o.size, 0)
+      const matching = listed.objects.filter((o) => matches(o.key))
+      result.matching = {objects: matching.length, bytes: matching.reduce((s, o) => s + o.size, 0)}
+      result.truncated = listed.truncated
+      const atLeast = listed.truncated ? 'at least ' : ''
+      steps.push({
+        name: 'listing',
+        status: 'pass',
+        detail:
+          `${atLeast}${result.objects} objects (${hrsize(result.bytes)}) under ${source.url}; ${atLeast}${result.matching.objects} match the include/exclude patterns: ` +
+          `the cluster will read about ${hrsize(result.matching.bytes)} from the bucket (egress charged to the bucket owner when the cluster is in another region or outside the cloud)`,
+      })
+    } catch (error) {
+      steps.push({name: 'listing', status: 'skip', detail: `cannot list the source with your credentials: ${(error as Error).message}`})
+    }
+  } else {
+    steps.push({name: 'check', status: 'skip', detail: 'not a bucket'})
+  }
+
+  show(result)
+  if (!result.passed) {
+    const rows = steps.flatMap((s) => (s.status === 'fail' ? (s.rows?.length ? s.rows : [s.detail]) : []))
+    throw new AppError('PREFLIGHT_FAILED', `Preflight failed: the ingest was not started.\n  ${rows.join('\n  ')}`, ExitCode.CHECK_FAILED, {
+      suggestions: [
+        `See the details with \`ingestgate check ${input.src}\`, fix the grant (\`ingestgate grant apply\`), and start again.`,
+        'To start anyway, re-run with --no-preflight.',
+      ],
+      data: {preflight: result},
+    })
+  }
+  return result
+}
