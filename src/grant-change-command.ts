@@ -17,9 +17,13 @@ export abstract class GrantChangeCommand extends BaseCommand<GrantOutcome> {
   protected abstract readonly verb: 'apply' | 'revoke'
 
   async run(): Promise<GrantOutcome> {
-    const {args, flags} = await this.parse(this.constructor as typeof GrantChangeCommand)
-    const {provider, req} = await grantRequest(args.source, flags)
+    // oclif spreads the class it parses with, which drops inherited statics: name them explicitly.
+    const {args, flags, baseFlags, enableJsonFlag} = GrantChangeCommand
+    const parsed = await this.parse({args, flags, baseFlags, enableJsonFlag})
+    const {source} = parsed.args
+    const opts = parsed.flags
+    const {provider, req} = await grantRequest(source, opts)
     const plan = this.verb === 'apply' ? await provider.planApply(this.ctx, req) : await provider.planRevoke(this.ctx, req)
-    return runGrantPlan(this.ctx, plan, {verb: this.verb, dryRun: flags['dry-run'], yes: flags.yes, source: req.source.url, principal: req.principal})
+    return runGrantPlan(this.ctx, plan, {verb: this.verb, dryRun: opts['dry-run'], yes: opts.yes, source: req.source.url, principal: req.principal})
   }
 }
