@@ -14,7 +14,8 @@ port, which avoids the find-a-port-then-bind race).
 Request log: every HTTP request is written, *before* its response is sent to the client, as one JSON
 object per line to --log (and as a readable line on stderr), with the method, raw path, raw query,
 status, the signing service (from the Authorization credential scope) and the operation name (from
-X-Amz-Target for JSON APIs such as KMS, or the Action= form/query parameter for IAM/STS).
+X-Amz-Target for JSON APIs such as KMS, or the Action= form/query parameter for IAM/STS), the
+Range request header and the response's Content-Length.
 
 Root credentials: with --root-key (default `testing`), requests signed with that access key id and
 the secret given by --root-secret (default `testing`) act as the account's root user, i.e. are
@@ -417,6 +418,10 @@ class LoggingMiddleware:
             "service": service,
             "op": op,
             "target": target,
+            # The Range request header and the response's Content-Length: tests count the bytes a
+            # ranged GetObject really returned (e.g. how little of each DICOM object a scan reads).
+            "range": environ.get("HTTP_RANGE"),
+            "length": None,
         }
         logged = False
 
@@ -426,6 +431,12 @@ class LoggingMiddleware:
                 entry["status"] = int(status.split(" ", 1)[0])
             except ValueError:
                 entry["status"] = 0
+            for name, value in headers or []:
+                if name.lower() == "content-length":
+                    try:
+                        entry["length"] = int(value)
+                    except ValueError:
+                        pass
             if not logged:
                 logged = True
                 self.log.write(entry)

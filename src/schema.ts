@@ -21,9 +21,12 @@ async function validator(name: string): Promise<ValidateFunction> {
 
 /** One readable sentence per schema error, each naming the field by its JSON path. */
 export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? []).map((e) => {
+  // An if/then failure only says that a branch failed; the branch's own errors say what and where.
+  return (errors ?? []).filter((e) => e.keyword !== 'if').map((e) => {
     const at = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(top level)'
     switch (e.keyword) {
+      case 'enum':
+        return `${at}: ${JSON.stringify(e.data)} is not one of ${(e.params as {allowedValues: unknown[]}).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
       case 'additionalProperties':
         return `${at === '(top level)' ? '' : at + '.'}${(e.params as {additionalProperty: string}).additionalProperty}: unknown field`
       case 'required':

@@ -43,45 +43,125 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
   const status = awsHttpStatus(error)
   const sysCode = (error as NodeJS.ErrnoException)?.code
   const tried = credentialSourcesTried(ctx.profile, env)
+  // Every AppError made here keeps the SDK error (as `cause`, never printed) and its code, so a
+  // caller that must tell failures apart (the live check) can, without matching message text.
+  const keep = {cause: error, data: {awsCode: code, httpStatus: status}}
 
   if (code === 'CredentialsProviderError' || code === 'ProviderError') {
     return new ConfigError('NO_CREDENTIALS', `No AWS credentials found while ${ctx.doing}; tried ${tried}.`, {
+      ...keep,
       suggestions: ['Run "aws configure" or "aws sso login", or pass --profile NAME.'],
     })
   }
   if (['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired'].includes(code)) {
     return new ConfigError('EXPIRED_CREDENTIALS', `The AWS credentials from ${tried} have expired (while ${ctx.doing}).`, {
+      ...keep,
       suggestions: ['Refresh them ("aws sso login", or new keys) and re-run.'],
     })
   }
   if (['InvalidAccessKeyId', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException'].includes(code)) {
     return new ConfigError('INVALID_CREDENTIALS', `AWS rejected the credentials from ${tried} (${code}) while ${ctx.doing}.`, {
+      ...keep,
       suggestions: ['Check the access key and secret of that profile, or pass another --profile.'],
     })
   }
   if (code === 'NoSuchBucket' || (code === 'NotFound' && status === 404)) {
     return new RemoteError('NO_SUCH_BUCKET', `The bucket does not exist (while ${ctx.doing}).`, {
+      ...keep,
       suggestions: ['Check the bucket name in the source URL.'],
     })
   }
   if (code === 'AccessDenied' || code === 'AccessDeniedException' || code === 'Forbidden' || status === 403) {
     return new RemoteError('ACCESS_DENIED', `Access denied while ${ctx.doing} (${code || 'HTTP 403'}).`, {
+      ...keep,
       suggestions: [`The identity from ${tried} needs permission for this; run as an admin of the bucket's account.`],
+    })
+  }
+  if (code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
+    return new RemoteError('NO_SUCH_ENTITY', `The IAM role, user or policy does not exist (while ${ctx.doing}).`, {
+      ...keep,
+      suggestions: ['Check the principal ARN: the role may have been deleted (and recreated under a new unique id).'],
     })
   }
   if (code === 'NotFoundException') {
     return new RemoteError('KMS_KEY_NOT_FOUND', `KMS key not found while ${ctx.doing}.`, {
+      ...keep,
       suggestions: ['Check the key ARN and its region; keys are regional.'],
     })
   }
   if (['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN'].includes(sysCode ?? '') || code === 'TimeoutError') {
     const where = ctx.endpointUrl ? `the endpoint ${ctx.endpointUrl}` : 'AWS'
     return new RemoteError('NETWORK', `Could not reach ${where} while ${ctx.doing} (${sysCode ?? code}).`, {
+      ...keep,
       suggestions: ['Check the network, --endpoint-url and --region.'],
     })
   }
   const message = (error as SdkErrorShape)?.message ?? String(error)
   return new RemoteError('AWS_ERROR', `AWS answered ${code || 'an error'}${status ? ` (HTTP ${status})` : ''} while ${ctx.doing}: ${message}`, {
+      ...keep,
     suggestions: ['Re-run with DEBUG=ingestgate* for details; if it persists, check the AWS service health.'],
   })
+}
+
+/** Why a probe (a real call made as the ingest principal) failed, in the terms `check` reports. */
+export type ProbeCause =
+  | 'access-denied'
+  | 'kms-access-denied'
+  | 'kms-disabled'
+  | 'kms-invalid-state'
+  | 'kms-not-found'
+  | 'no-such-key'
+  | 'no-such-bucket'
+  | 'region-mismatch'
+  | 'expired-token'
+  | 'invalid-credentials'
+  | 'no-credentials'
+  | 'network'
+  | 'throttled'
+  | 'invalid-range'
+  | 'other'
+
+export interface ProbeFailure {
+  cause: ProbeCause
+  /** The AWS error code as sent ('' when none, e.g. a HEAD request's bare 403). */
+  awsCode: string
+  httpStatus?: number
+  /** The service's own message, for the report (AWS messages carry no secrets). */
+  message: string
+}
+
+// S3 reports a KMS refusal on GetObject as a plain AccessDenied; only its message names KMS
+// ("... not authorized to perform: kms:Decrypt ...", "The ciphertext refers to a customer master
+// key that does not exist, does not exist in this region, or you are not allowed to access").
+// This is the one place message text is looked at, because S3 leaves no other way.
+const KMS_DENIAL_TEXT = /\bkms:|ciphertext refers to a customer (master|managed) key|\bKMS\b/i
+
+/**
+ * Classify a failed probe. Takes what an S3/STS port threw (an AppError from classifyAwsError,
+ * which keeps the SDK error as `cause`) or a raw SDK error.
+ */
+export function classifyProbeError(error: unknown): ProbeFailure {
+  const raw = error instanceof AppError && error.cause !== undefined ? error.cause : error
+  const code = awsErrorCode(raw)
+  const status = awsHttpStatus(raw)
+  const sysCode = (raw as NodeJS.ErrnoException)?.code
+  const message = (raw as SdkErrorShape)?.message ?? String(raw)
+  const r = (cause: ProbeCause): ProbeFailure => ({cause, awsCode: code === 'Unknown' ? '' : code, httpStatus: status, message})
+  if (code === 'KMS.DisabledException') return r('kms-disabled')
+  if (code === 'KMS.KMSInvalidStateException') return r('kms-invalid-state')
+  if (code === 'KMS.NotFoundException' || code === 'KMS.InvalidKeyUsageException') return r('kms-not-found')
+  if (code.startsWith('KMS.') || code === 'AccessDeniedException' || code === 'KMSAccessDeniedException') return r('kms-access-denied')
+  if (code === 'NoSuchKey') return r('no-such-key')
+  if (code === 'NoSuchBucket') return r('no-such-bucket')
+  if (['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException', 'Redirect', 'TemporaryRedirect'].includes(code) || status === 301 || status === 307) {
+    return r('region-mismatch')
+  }
+  if (['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired'].includes(code)) return r('expired-token')
+  if (['InvalidAccessKeyId', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException', 'InvalidToken'].includes(code)) return r('invalid-credentials')
+  if (code === 'CredentialsProviderError' || code === 'ProviderError') return r('no-credentials')
+  if (code === 'InvalidRange' || status === 416) return r('invalid-range')
+  if (code === 'AccessDenied' || code === 'Forbidden' || status === 403) return r(KMS_DENIAL_TEXT.test(message) ? 'kms-access-denied' : 'access-denied')
+  if (['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'ServiceUnavailable'].includes(code) || status === 503 || status === 429) return r('throttled')
+  if (['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN'].includes(sysCode ?? '') || code === 'TimeoutError') return r('network')
+  return r('other')
 }

@@ -43,6 +43,42 @@ export interface KmsGrant {
   name?: string
   granteePrincipal?: string
   operations: string[]
+  /** Encryption-context constraints, when the grant has any. */
+  constraints?: {encryptionContextSubset?: Record<string, string>; encryptionContextEquals?: Record<string, string>}
+}
+
+/** What a probe read of an object shows: its encryption (the same headers HeadObject gives). */
+export interface ObjectProbe {
+  serverSideEncryption?: string
+  kmsKeyId?: string
+  bucketKeyEnabled?: boolean
+  bytesRead: number
+}
+
+export interface IamRoleInfo {
+  arn: string
+  /** AROA... unique id (what a bucket policy shows once the role is deleted). */
+  roleId: string
+  permissionsBoundaryArn?: string
+}
+
+/** Read-only IAM calls for the identity side of a role in the caller's own account. */
+export interface IamPort {
+  getRole(roleName: string): Promise<IamRoleInfo>
+  /** Names of the role's inline policies. */
+  listRolePolicies(roleName: string): Promise<string[]>
+  /** An inline policy document (decoded JSON text). */
+  getRolePolicy(roleName: string, policyName: string): Promise<string>
+  listAttachedRolePolicies(roleName: string): Promise<Array<{name: string; arn: string}>>
+  /** The default version of a managed policy (decoded JSON text). */
+  getPolicyDocument(policyArn: string): Promise<string>
+}
+
+export interface AssumedRole {
+  credentials: {accessKeyId: string; secretAccessKey: string; sessionToken?: string}
+  /** arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION */
+  assumedRoleArn: string
+  expiration?: Date
 }
 
 export interface S3Port {
@@ -63,6 +99,17 @@ export interface S3Port {
   getRange(bucket: string, key: string, start: number, end: number): Promise<{bytes: Uint8Array; totalSize?: number}>
   /** GetObjectAttributes (ETag and ObjectSize). */
   getAttributes(bucket: string, key: string): Promise<{etag?: string; size?: number}>
+  /** The whole object as a stream (the cluster's upload reads it); errors before the first byte are classified. */
+  getObjectStream(bucket: string, key: string): Promise<{body: NodeJS.ReadableStream; size?: number}>
+  /** Object Ownership of the bucket (BucketOwnerEnforced, ...), or null when none is configured. */
+  getOwnershipControls(bucket: string, expectedOwner?: string): Promise<string | null>
+  /**
+   * HeadBucket without ExpectedBucketOwner, as the ingest principal does it. On failure the thrown
+   * AppError's `data.region` carries x-amz-bucket-region when S3 sent it (it does even on a 403).
+   */
+  probeBucket(bucket: string): Promise<{region?: string}>
+  /** Read the first byte of an object (the whole object when `size` is 0), as the cluster reads headers. */
+  probeObject(bucket: string, key: string, size?: number): Promise<ObjectProbe>
 }
 
 export interface KmsPort {
@@ -71,6 +118,8 @@ export interface KmsPort {
   createGrant(input: {keyArn: string; grantee: string; operations: string[]; name: string}): Promise<string>
   retireGrant(keyArn: string, grantId: string): Promise<void>
   revokeGrant(keyArn: string, grantId: string): Promise<void>
+  /** The key policy (the only one a key has, "default"). */
+  getKeyPolicy(keyArn: string): Promise<string>
 }
 
 export interface AwsClients {
@@ -79,6 +128,10 @@ export interface AwsClients {
   s3: S3Port
   /** KMS is regional: one client per region, created on first use. */
   kms(region: string): KmsPort
+  /** IAM (global); its SDK is loaded on first use only. */
+  iam(): Promise<IamPort>
+  /** STS AssumeRole with these credentials (ExternalId when the role's trust policy asks for one). */
+  assumeRole(input: {roleArn: string; externalId?: string; sessionName: string; durationSeconds?: number}): Promise<AssumedRole>
 }
 
 /**
@@ -194,6 +247,40 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
         const out = await s3.send(new s3sdk.GetObjectAttributesCommand({Bucket, Key, ObjectAttributes: ['ETag', 'ObjectSize']}))
         return {etag: out.ETag, size: out.ObjectSize}
       }),
+    getObjectStream: (Bucket, Key) =>
+      call(`reading s3://${Bucket}/${Key}`, async () => {
+        const out = await s3.send(new s3sdk.GetObjectCommand({Bucket, Key}))
+        if (!out.Body) throw new Error(`GetObject returned no body for s3://${Bucket}/${Key}`)
+        return {body: out.Body as NodeJS.ReadableStream, size: out.ContentLength}
+      }),
+    getOwnershipControls: (Bucket, ExpectedBucketOwner) =>
+      call(`reading the Object Ownership of ${Bucket}`, async () => {
+        try {
+          const out = await s3.send(new s3sdk.GetBucketOwnershipControlsCommand({Bucket, ExpectedBucketOwner}))
+          return out.OwnershipControls?.Rules?.[0]?.ObjectOwnership ?? null
+        } catch (error) {
+          if (awsErrorCode(error) === 'OwnershipControlsNotFoundError') return null
+          throw error
+        }
+      }),
+    probeBucket: async (Bucket) => {
+      try {
+        const out = await s3.send(new s3sdk.HeadBucketCommand({Bucket}))
+        return {region: out.BucketRegion}
+      } catch (error) {
+        const headers = (error as {$response?: {headers?: Record<string, string>}}).$response?.headers ?? {}
+        const e = classifyAwsError(error, errCtx(`checking bucket ${Bucket}`), env)
+        const region = headers['x-amz-bucket-region']
+        throw region ? Object.assign(e, {data: {...e.data, region}}) : e
+      }
+    },
+    probeObject: (Bucket, Key, size) =>
+      call(`reading s3://${Bucket}/${Key}`, async () => {
+        // A Range on an empty object answers 416: read it whole instead.
+        const out = await s3.send(new s3sdk.GetObjectCommand({Bucket, Key, ...(size === 0 ? {} : {Range: 'bytes=0-0'})}))
+        const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array()
+        return {serverSideEncryption: out.ServerSideEncryption, kmsKeyId: out.SSEKMSKeyId, bucketKeyEnabled: out.BucketKeyEnabled, bytesRead: bytes.length}
+      }),
   }
 
   const kmsPort = (region: string): KmsPort => {
@@ -217,7 +304,16 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
           do {
             const out = await kms.send(new kmssdk.ListGrantsCommand({KeyId, Marker}))
             for (const g of out.Grants ?? []) {
-              grants.push({grantId: g.GrantId ?? '', name: g.Name, granteePrincipal: g.GranteePrincipal, operations: g.Operations ?? []})
+              const c = g.Constraints
+              grants.push({
+                grantId: g.GrantId ?? '',
+                name: g.Name,
+                granteePrincipal: g.GranteePrincipal,
+                operations: g.Operations ?? [],
+                ...(c && (c.EncryptionContextSubset || c.EncryptionContextEquals)
+                  ? {constraints: {encryptionContextSubset: c.EncryptionContextSubset, encryptionContextEquals: c.EncryptionContextEquals}}
+                  : {}),
+              })
             }
             Marker = out.Truncated ? out.NextMarker : undefined
           } while (Marker)
@@ -238,6 +334,66 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
         call(`revoking grant ${GrantId} on KMS key ${KeyId}`, async () => {
           await kms.send(new kmssdk.RevokeGrantCommand({KeyId, GrantId}))
         }),
+      getKeyPolicy: (KeyId) =>
+        call(`reading the key policy of KMS key ${KeyId}`, async () => {
+          const out = await kms.send(new kmssdk.GetKeyPolicyCommand({KeyId, PolicyName: 'default'}))
+          return out.Policy ?? ''
+        }),
+    }
+  }
+
+  let iamPort: Promise<IamPort> | undefined
+  const makeIam = async (): Promise<IamPort> => {
+    const iamsdk = await import('@aws-sdk/client-iam')
+    // IAM is global: its endpoint is in us-east-1 whatever region the bucket is in (emulators take any).
+    const iam = new iamsdk.IAMClient({...base, region: endpoint ? base.region : 'us-east-1'})
+    // IAM returns policy documents URL-encoded (RFC 3986); some stores return the JSON as is.
+    const decode = (doc: string | undefined) => {
+      const text = (doc ?? '').trim()
+      return text.startsWith('{') ? text : decodeURIComponent(text)
+    }
+    const pages = async <T>(fetch: (Marker?: string) => Promise<{items: T[]; IsTruncated?: boolean; Marker?: string}>) => {
+      const all: T[] = []
+      let Marker: string | undefined
+      do {
+        const page = await fetch(Marker)
+        all.push(...page.items)
+        Marker = page.IsTruncated ? page.Marker : undefined
+      } while (Marker)
+      return all
+    }
+    return {
+      getRole: (RoleName) =>
+        call(`reading IAM role ${RoleName}`, async () => {
+          const out = await iam.send(new iamsdk.GetRoleCommand({RoleName}))
+          return {arn: out.Role?.Arn ?? '', roleId: out.Role?.RoleId ?? '', permissionsBoundaryArn: out.Role?.PermissionsBoundary?.PermissionsBoundaryArn}
+        }),
+      listRolePolicies: (RoleName) =>
+        call(`listing the inline policies of IAM role ${RoleName}`, () =>
+          pages(async (Marker) => {
+            const out = await iam.send(new iamsdk.ListRolePoliciesCommand({RoleName, Marker}))
+            return {items: out.PolicyNames ?? [], IsTruncated: out.IsTruncated, Marker: out.Marker}
+          }),
+        ),
+      getRolePolicy: (RoleName, PolicyName) =>
+        call(`reading inline policy ${PolicyName} of IAM role ${RoleName}`, async () => {
+          const out = await iam.send(new iamsdk.GetRolePolicyCommand({RoleName, PolicyName}))
+          return decode(out.PolicyDocument)
+        }),
+      listAttachedRolePolicies: (RoleName) =>
+        call(`listing the managed policies of IAM role ${RoleName}`, () =>
+          pages(async (Marker) => {
+            const out = await iam.send(new iamsdk.ListAttachedRolePoliciesCommand({RoleName, Marker}))
+            return {items: (out.AttachedPolicies ?? []).map((p) => ({name: p.PolicyName ?? '', arn: p.PolicyArn ?? ''})), IsTruncated: out.IsTruncated, Marker: out.Marker}
+          }),
+        ),
+      getPolicyDocument: (PolicyArn) =>
+        call(`reading managed policy ${PolicyArn}`, async () => {
+          const policy = await iam.send(new iamsdk.GetPolicyCommand({PolicyArn}))
+          const VersionId = policy.Policy?.DefaultVersionId
+          const out = await iam.send(new iamsdk.GetPolicyVersionCommand({PolicyArn, VersionId}))
+          return decode(out.PolicyVersion?.Document)
+        }),
     }
   }
 
@@ -250,5 +406,19 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
       }),
     s3: s3Port,
     kms: kmsPort,
+    iam: () => (iamPort ??= makeIam()),
+    assumeRole: ({roleArn, externalId, sessionName, durationSeconds}) =>
+      call(`assuming role ${roleArn}`, async () => {
+        const out = await sts.send(
+          new stssdk.AssumeRoleCommand({RoleArn: roleArn, RoleSessionName: sessionName, ExternalId: externalId, DurationSeconds: durationSeconds}),
+        )
+        const c = out.Credentials
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials')
+        return {
+          credentials: {accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken},
+          assumedRoleArn: out.AssumedRoleUser?.Arn ?? '',
+          expiration: c.Expiration,
+        }
+      }),
   }
 }

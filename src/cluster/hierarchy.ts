@@ -118,7 +118,7 @@ export function resolveHierarchy(
     const subject = child(project, subjectLabel, () => ({label: subjectLabel, level: 2, context: {label: subjectLabel}}))
     const sessionUid = strategy.session ?? t.StudyInstanceUID!
     const session = child(subject, sessionUid, () => {
-      const label = strategy.session ?? t.StudyDate ?? t.StudyInstanceUID!
+      const label = strategy.session ?? (t.StudyDate || t.StudyInstanceUID!)
       const timestamp = strategy.session === undefined ? studyTimestamp(t) : undefined
       return {
         label,
@@ -129,7 +129,7 @@ export function resolveHierarchy(
     })
     const acqUid = t.SeriesInstanceUID!
     const acquisition = child(session, acqUid, () => {
-      const label = t.SeriesDescription ?? (t.SeriesNumber ? `Series ${t.SeriesNumber}` : acqUid)
+      const label = t.SeriesDescription || (t.SeriesNumber ? `Series ${t.SeriesNumber}` : acqUid)
       return {label, uid: acqUid, level: 4, context: {label, uid: acqUid}}
     })
     fileNode.set(f.id, acquisition)

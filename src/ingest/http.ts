@@ -100,6 +100,11 @@ export class ClusterClient {
   private readonly apiKey: string
   private readonly opts: Required<Omit<ClusterClientOptions, 'onRetry' | 'signal'>> & Pick<ClusterClientOptions, 'onRetry' | 'signal'>
 
+  /** How long one call retries through an outage (following allows longer than a one-shot command). */
+  setRetryBudget(ms: number): void {
+    this.opts.retryBudgetMs = ms
+  }
+
   constructor(baseUrl: string, apiKey: string, options: ClusterClientOptions = {}) {
     this.baseUrl = baseUrl
     this.apiKey = apiKey

@@ -6,7 +6,8 @@
  */
 import type {AppContext} from '../context.js'
 import {AppError, ExitCode} from '../errors.js'
-import type {CloudOptions} from '../providers/types.js'
+import type {CheckRow, CheckResult} from '../core/verdict.js'
+import type {CloudOptions, Provider} from '../providers/types.js'
 import {parseSource, type Source} from '../source.js'
 import {hrsize} from './format.js'
 import type {ClusterClient} from './http.js'
@@ -67,29 +68,44 @@ export interface PreflightInput {
 }
 
 /**
- * The default check step: the provider's `check` when it has one (issue 3 builds it), else a skip.
- * TODO(issue 4): once providers expose `check`, map its rows here; until then the gate says the
- * check was not run rather than pretending it passed.
+ * The default check step: the source provider's `check` (static layer; live too with --live), run
+ * with the caller's credentials for the ingest principal. Rows that fail block the start; rows the
+ * check cannot decide ("unknown") are shown but do not block, since they depend on things no
+ * credentials here can see. Without a principal, or when the provider has no check, the step is a
+ * skip that says why (never a silent pass).
  */
 export const defaultSourceCheck: SourceCheck = async (ctx, source, opts) => {
-  let provider: unknown
+  const {getProvider} = await import('../providers/index.js')
+  let provider: Provider
   try {
-    const {getProvider} = await import('../providers/index.js')
     provider = await getProvider(source.provider)
   } catch (error) {
     return {status: 'skip', detail: (error as Error).message}
   }
-  const check = (provider as {check?: unknown}).check
-  if (typeof check !== 'function') {
-    return {status: 'skip', detail: `this build of ingestgate has no access check for ${source.provider}:// sources yet`}
+  if (!provider.check) return {status: 'skip', detail: `this build of ingestgate has no access check for ${source.provider}:// sources yet`}
+  if (!opts.principal) {
+    return {status: 'skip', detail: `no ingest principal given (--principal or --site), so the access check was not run`}
   }
-  const outcome = (await (check as (...a: unknown[]) => Promise<unknown>).call(provider, ctx, {source, principal: opts.principal, cloud: opts.cloud, live: opts.live})) as
-    | {ok?: boolean; passed?: boolean; rows?: Array<Record<string, unknown>>}
-    | undefined
-  const passed = outcome?.ok ?? outcome?.passed
-  const rows = (outcome?.rows ?? []).map((r) => Object.values(r).filter((v) => typeof v === 'string').join('  '))
-  if (passed === undefined) return {status: 'skip', detail: 'the access check gave no verdict', rows}
-  return passed ? {status: 'pass', detail: 'every call the cluster makes is allowed'} : {status: 'fail', detail: 'access is not as the ingest cluster needs it', rows}
+  const live = opts.live && source.provider === 's3' && /:role\//.test(opts.principal)
+  const result = await provider.check(ctx, {source, principal: opts.principal, kmsKeys: [], cloud: opts.cloud}, {
+    static: true,
+    live,
+    sample: 3,
+    waitMs: 0,
+    liveCredentials: live ? {assumeRole: opts.principal} : {},
+  })
+  return checkOutcome(result)
+}
+
+/** Map a check result to the gate: failing rows block; unknown rows are shown, not blocking. */
+export function checkOutcome(result: CheckResult): SourceCheckOutcome {
+  const row = (r: CheckRow) => `${r.outcome.toUpperCase()}  ${r.layer} ${r.operation} ${r.resource}: ${r.cause}${r.remedy ? ` Fix: ${r.remedy}` : ''}`
+  const failing = result.operations.filter((r) => r.outcome === 'fail')
+  const unknown = result.operations.filter((r) => r.outcome === 'unknown')
+  const s = result.summary
+  const counts = `${s.pass} pass, ${s.fail} fail, ${s.unknown} unknown, ${s.skip} skip (${result.layers.join(' + ')})`
+  if (failing.length) return {status: 'fail', detail: `access is not as the ingest cluster needs it: ${counts}`, rows: [...failing, ...unknown].map(row)}
+  return {status: 'pass', detail: `the ingest principal can do what the cluster does: ${counts}`, rows: unknown.map(row)}
 }
 
 /** S3 listing with the caller's own credentials (ListObjectsV2, pages of 1000). */

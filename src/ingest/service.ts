@@ -19,8 +19,12 @@ import type {Ingest, Report} from './protocol.js'
 import {saveStreamToFile} from './save.js'
 import {createJsonView, createTextView, type IngestView} from './view.js'
 
-/** Tuning knobs (also how the tests run follow fast): milliseconds, from the environment. */
-export function followTimings(env: NodeJS.ProcessEnv): {pollIntervalMs: number; progressIntervalMs: number; retryBudgetMs: number} {
+/**
+ * Tuning knobs (also how the tests run follow fast): milliseconds, from the environment. A one-shot
+ * call retries an unavailable cluster for 20 s at most; a follower, which already knows the cluster
+ * was there, rides out a restart for up to 10 minutes.
+ */
+export function followTimings(env: NodeJS.ProcessEnv): {pollIntervalMs: number; progressIntervalMs: number; retryBudgetMs: number; oneShotRetryBudgetMs: number} {
   const ms = (name: string, fallback: number) => {
     const v = Number(env[name])
     return Number.isFinite(v) && v >= 0 && env[name] !== '' && env[name] !== undefined ? v : fallback
@@ -29,6 +33,7 @@ export function followTimings(env: NodeJS.ProcessEnv): {pollIntervalMs: number; 
     pollIntervalMs: ms('INGESTGATE_POLL_INTERVAL_MS', 1000),
     progressIntervalMs: ms('INGESTGATE_PROGRESS_INTERVAL_MS', 10_000),
     retryBudgetMs: ms('INGESTGATE_RETRY_BUDGET_MS', 10 * 60_000),
+    oneShotRetryBudgetMs: Math.min(20_000, ms('INGESTGATE_RETRY_BUDGET_MS', 20_000)),
   }
 }
 
@@ -57,7 +62,8 @@ export class IngestSession {
   /** Ctrl-C detaches instead of killing the process (only while following). */
   catchSigint(): void {
     if (this.sigintInstalled) return
-    process.on('SIGINT', this.onSigint)
+    // once: a second Ctrl-C gets the default behaviour (the process ends) should detaching hang
+    process.once('SIGINT', this.onSigint)
     this.sigintInstalled = true
   }
 
@@ -70,7 +76,7 @@ export class IngestSession {
     const timings = followTimings(this.ctx.env)
     return new ClusterClient(cluster, apiKey, {
       signal: this.signal,
-      retryBudgetMs: timings.retryBudgetMs,
+      retryBudgetMs: timings.oneShotRetryBudgetMs,
       onRetry: (info: RetryInfo) => this.view.notice(retryNotice(info)),
     })
   }
@@ -134,6 +140,7 @@ export async function followWithSession(
 ): Promise<{summary: FollowSummary; exit: ExitCodeValue}> {
   s.catchSigint()
   const timings = followTimings(s.ctx.env)
+  client.setRetryBudget(timings.retryBudgetMs)
   const save: Partial<Record<SaveKind, string>> = {
     audit_logs: flags['save-audit-logs'],
     deid_logs: flags['save-deid-logs'],
@@ -303,7 +310,7 @@ export async function ingestReport(
   const {client, ref} = await connectToIngest(s, url, opts.apiKey)
   const ingest = await client.getIngest(ref.id)
   const report = await client.report(ref.id)
-  s.view.finalReport(report)
+  if (!s.json) s.view.finalReport(report)
   const saved: Partial<Record<SaveKind, string>> = {}
   const wanted: Array<[SaveKind, string | undefined]> = [
     ['audit_logs', opts['save-audit-logs']],
@@ -316,7 +323,8 @@ export async function ingestReport(
     const lines = await client.streamLines(ref.id, stream[kind])
     const written = await saveStreamToFile(kind, lines, path, {now: s.ctx.now(), version: `ingestgate-${s.version}`, fallbackDir: join(s.ctx.stateDir, 'logs')})
     saved[kind] = written.path
-    s.view.saved(kind, written.path, written.note)
+    if (!s.json) s.view.saved(kind, written.path, written.note)
+    else if (written.note) s.view.notice(written.note)
   }
   const exit = !isTerminal(ingest.status)
     ? ExitCode.STILL_RUNNING

@@ -4,6 +4,8 @@
  * dry-run, report) is shared in grant-flow.ts so every cloud behaves the same.
  */
 import type {AppContext} from '../context.js'
+import type {BackoffOptions} from '../core/duration.js'
+import type {CheckResult} from '../core/verdict.js'
 import type {SiteFile} from '../site.js'
 import type {ProviderId, Source} from '../source.js'
 
@@ -49,6 +51,26 @@ export interface RenderResult {
   text: string
 }
 
+/** How `check` runs; the same for every cloud, each using what it knows. */
+export interface CheckOptions {
+  /** Evaluate the access documents with the operator's (admin's) credentials. */
+  static: boolean
+  /** Make the cluster's real calls as the principal. */
+  live: boolean
+  /** How many objects to sample, spread across the listing. */
+  sample: number
+  /** Keep retrying failing live probes, with backoff, for this long (ms); 0 = no retry. */
+  waitMs: number
+  /**
+   * Where the principal's credentials come from for the live layer (AWS: a role to assume with the
+   * operator's or the principal profile's credentials, or a profile that is the principal).
+   * Neither: the same credentials as the static layer, which must then be the principal.
+   */
+  liveCredentials: {assumeRole?: string; externalId?: string; profile?: string}
+  /** The --wait retry schedule (tests shorten it). */
+  backoff?: BackoffOptions
+}
+
 export interface Provider {
   id: ProviderId
   /** How the principal is named on this cloud, for messages. */
@@ -59,4 +81,10 @@ export interface Provider {
   render(req: GrantRequest, format: string): Promise<RenderResult>
   planApply(ctx: AppContext, req: GrantRequest): Promise<GrantPlan>
   planRevoke(ctx: AppContext, req: GrantRequest): Promise<GrantPlan>
+  /**
+   * Verify, operation by operation, that the principal can do what the ingest cluster does on the
+   * source. A failing operation is a result (ok: false), not an exception; only failing to run the
+   * check throws.
+   */
+  check(ctx: AppContext, req: GrantRequest, opts: CheckOptions): Promise<CheckResult>
 }

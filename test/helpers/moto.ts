@@ -68,6 +68,10 @@ export interface RequestLine {
    * `PUT /bucket?policy`, `GET /bucket/a%20b.txt?x-id=GetObject`, `POST /` (KMS/IAM/STS).
    */
   line: string
+  /** The Range request header (ranged GetObject), or null. */
+  range: string | null
+  /** Content-Length of the response (bytes sent), or null when the server sent none. */
+  length: number | null
 }
 
 export interface MotoClients {
@@ -209,6 +213,8 @@ export function parseRequestLog(text: string): RequestLine[] {
       time: Number(e.time ?? 0),
       params,
       line: `${method} ${shortPath}${shortQuery ? `?${shortQuery}` : ''}`,
+      range: typeof e.range === 'string' ? e.range : null,
+      length: typeof e.length === 'number' ? e.length : null,
     }
     if (service === 's3' && path.length > 1) {
       const slash = path.indexOf('/', 1)

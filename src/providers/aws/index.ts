@@ -14,4 +14,6 @@ export const awsProvider: Provider = {
   },
   planApply: planAwsApply,
   planRevoke: planAwsRevoke,
+  // Loaded on first use: render and grant never load the check modules.
+  check: async (ctx, req, opts) => (await import('./check.js')).checkAws(ctx, req, opts),
 }

@@ -30,6 +30,14 @@ function fakeAws(s3: Partial<S3Port>): AwsClients {
     listPage: async () => ({objects: []}),
     getRange: async () => ({bytes: new Uint8Array()}),
     getAttributes: async () => ({}),
+    getObjectStream: async () => {
+      throw new Error('no object reads in this test')
+    },
+    getOwnershipControls: async () => null,
+    probeBucket: async () => ({region: 'us-east-1'}),
+    probeObject: async () => {
+      throw new Error('no probes in this test')
+    },
   }
   return {
     options: {},
@@ -37,6 +45,12 @@ function fakeAws(s3: Partial<S3Port>): AwsClients {
     s3: {...base, ...s3},
     kms: () => {
       throw new Error('no KMS in this test')
+    },
+    iam: async () => {
+      throw new Error('no IAM in this test')
+    },
+    assumeRole: async () => {
+      throw new Error('no STS in this test')
     },
   }
 }

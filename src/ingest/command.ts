@@ -1,0 +1,152 @@
+/**
+ * The base of the `ingest` commands and their shared flags (the vendor CLI's names). Under --json an
+ * ingest command prints one JSON object per line: the events while it follows, and its envelope as
+ * the last line (so `--json` output is JSON Lines, whatever the command).
+ */
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {redact} from '../output/redact.js'
+import {loadSite} from '../site.js'
+import {buildCreateBody, pick, type FlagValues, type StrategyName} from './body.js'
+import {loadConfigFile, resolveCluster} from './config.js'
+import {IngestSession, startIngest, type StartSummary} from './service.js'
+
+export const ingestUrlArg = Args.string({
+  name: 'INGEST_URL',
+  required: false,
+  description: 'The ingest: <cluster_url>/ingests/<ingest_id> (default: the last ingest started from this account).',
+})
+
+export const apiKeyFlag = {
+  'api-key': Flags.string({
+    description: 'API key for the cluster (default: INGESTGATE_API_KEY, then the key `fw login` stored in ~/.config/flywheel/user.json).',
+    helpGroup: 'CLUSTER',
+  }),
+}
+
+export const saveFlags = {
+  'save-audit-logs': Flags.string({description: 'Save the audit log to this file or directory when the ingest ends.', helpValue: 'PATH', helpGroup: 'REPORTER'}),
+  'save-deid-logs': Flags.string({description: 'Save the de-identification log to this file or directory.', helpValue: 'PATH', helpGroup: 'REPORTER'}),
+  'save-subjects': Flags.string({description: 'Save the subjects CSV to this file or directory.', helpValue: 'PATH', helpGroup: 'REPORTER'}),
+}
+
+export const clusterFlag = {
+  cluster: Flags.string({
+    description: 'Ingest cluster URL: the site URL followed by /ingest (a URL with no path gets /ingest added). Default: the site file, then ~/.config/flywheel/cli.yml.',
+    helpGroup: 'CLUSTER',
+  }),
+}
+
+/** Flags every start command (dicom, folder, template, project) has: the vendor's plus ours. */
+export const startFlags = {
+  ...clusterFlag,
+  ...apiKeyFlag,
+  follow: Flags.boolean({char: 'f', description: 'Follow the progress of the ingest until it ends.', helpGroup: 'CLUSTER'}),
+  yes: Flags.boolean({char: 'y', description: 'Assume yes to every prompt: the review is approved (the cluster approves it itself even when not followed).'}),
+  'config-file': Flags.string({char: 'C', description: 'Config file (YAML or JSON) with defaults for these flags (default: ~/.config/flywheel/cli.yml).', helpValue: 'PATH'}),
+  site: Flags.string({description: 'Site file (JSON) from support: the cluster URL and the ingest principal.', helpGroup: 'CLUSTER'}),
+  'no-preflight': Flags.boolean({description: 'Start without the preflight gate (source, cluster and key, access check).', helpGroup: 'PREFLIGHT'}),
+  principal: Flags.string({description: 'Preflight: the ingest principal to check the source for (AWS: role ARN). Default: from --site.', helpGroup: 'PREFLIGHT'}),
+  live: Flags.boolean({description: 'Preflight: run the live layer of the access check too (assumes the ingest role).', helpGroup: 'PREFLIGHT'}),
+  profile: Flags.string({description: 'Preflight: AWS named profile used to check and list the source.', helpGroup: 'PREFLIGHT'}),
+  region: Flags.string({description: 'Preflight: AWS region for the calls.', helpGroup: 'PREFLIGHT'}),
+  'endpoint-url': Flags.string({description: 'Preflight: endpoint of an S3-compatible store or emulator.', helpGroup: 'PREFLIGHT'}),
+  symlinks: Flags.boolean({description: 'Follow symbolic links that resolve to directories.'}),
+  'include-dirs': Flags.string({description: 'Patterns of directories to include (repeatable).', multiple: true, helpValue: 'PATTERN'}),
+  'exclude-dirs': Flags.string({description: 'Patterns of directories to exclude (repeatable).', multiple: true, helpValue: 'PATTERN'}),
+  include: Flags.string({description: 'Patterns of file names to include (repeatable; replaces the default list).', multiple: true, helpValue: 'PATTERN'}),
+  exclude: Flags.string({description: 'Patterns of file names to exclude (repeatable).', multiple: true, helpValue: 'PATTERN'}),
+  'compression-level': Flags.integer({description: 'Compression level for packfiles: -1 default, 0 store, higher compresses more.'}),
+  'ignore-unknown-tags': Flags.boolean({description: 'Ignore unknown DICOM tags when parsing DICOM files.'}),
+  encodings: Flags.string({description: 'Character encoding aliases, e.g. win_1251=cp1251 (repeatable).', multiple: true}),
+  'de-identify': Flags.boolean({description: 'De-identify DICOM files.'}),
+  'deid-profile': Flags.string({description: 'Use the de-identification profile with this name (default: minimal).', helpValue: 'NAME'}),
+  'skip-existing': Flags.boolean({description: 'Skip import of existing files.'}),
+  'no-audit-log': Flags.boolean({description: 'Do not upload the audit log to the target projects.'}),
+  'load-subjects': Flags.string({description: 'Load subjects from this CSV file.', helpValue: 'PATH'}),
+  'detect-duplicates': Flags.boolean({description: 'Identify duplicates within the source and against the site; duplicates are skipped and noted in the audit log.'}),
+  'copy-duplicates': Flags.boolean({description: 'Upload duplicates found with --detect-duplicates to a sidecar project instead of skipping them.'}),
+  'detect-duplicates-project': Flags.string({description: 'Project paths to use for detecting duplicates (repeatable).', multiple: true}),
+  'detect-duplicates-override': Flags.string({description: 'Error codes (DD01-DD11) to only warn about (repeatable; implies --detect-duplicates).', multiple: true}),
+  'require-project': Flags.boolean({description: 'Proceed only if the resolved group and project exist.'}),
+  'enable-project-files': Flags.boolean({description: 'Enable file uploads to the project container.'}),
+  'zip-single-dicom': Flags.boolean({description: 'Create a zip for a single DICOM.'}),
+  ...saveFlags,
+}
+
+export const forceScanFlag = {
+  'force-scan': Flags.boolean({description: 'Try to parse all files as DICOM regardless of the DICM prefix.'}),
+}
+export const strictUidFlag = {
+  'strict-uid': Flags.boolean({description: 'Group DICOMs in sessions and acquisitions by StudyInstanceUID and SeriesInstanceUID.'}),
+}
+export const levelFlags = {
+  group: Flags.string({char: 'g', description: 'The id of the group, if not in the folder structure.', helpValue: 'ID'}),
+  project: Flags.string({char: 'p', description: 'The label of the project, if not in the folder structure.', helpValue: 'LABEL'}),
+  'no-subjects': Flags.boolean({description: 'No subject level (create a subject for every session).', exclusive: ['no-sessions']}),
+  'no-sessions': Flags.boolean({description: 'No session level (create a session for every subject).', exclusive: ['no-subjects']}),
+  'group-override': Flags.string({description: 'Force using this group id.', helpValue: 'ID'}),
+  'project-override': Flags.string({description: 'Force using this project label.', helpValue: 'LABEL'}),
+}
+
+export abstract class IngestCommand<T> extends BaseCommand<T> {
+  protected session!: IngestSession
+
+  override async init(): Promise<void> {
+    await super.init()
+    this.session = new IngestSession(this.ctx, this.jsonEnabled(), this.config.bin, this.config.version)
+  }
+
+  /** One line, so that --json output is JSON Lines with the envelope last. */
+  override logJson(json: unknown): void {
+    process.stdout.write(redact(JSON.stringify(json)) + '\n')
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    this.session?.dispose()
+    return super.finally(error)
+  }
+
+  /** The shared body of `ingest dicom|folder|template|project`. */
+  protected async startFromFlags(
+    strategy: StrategyName,
+    src: string,
+    flags: FlagValues,
+    positional: {group?: string; project?: string; template?: unknown} = {},
+    extra: {configExtras?: Record<string, unknown>; secrets?: string[]} = {},
+  ): Promise<StartSummary> {
+    const env = this.ctx.env
+    const configPath = flags['config-file'] as string | undefined
+    const config = await loadConfigFile(configPath, env)
+    const body = buildCreateBody(strategy, src, flags, config, positional)
+    Object.assign(body.config, extra.configExtras ?? {})
+    const site = flags.site as string | undefined
+    const cluster = await resolveCluster({cluster: pick(flags, config, 'cluster') as string | undefined, site, config, configPath}, env)
+    let principal = flags.principal as string | undefined
+    if (!principal && site && /^s3:\/\//i.test(src)) principal = (await loadSite(site)).aws?.principal
+    const {summary, exit} = await startIngest(this.session, {
+      cluster: cluster.url,
+      apiKey: flags['api-key'] as string | undefined,
+      body,
+      loadSubjects: pick(flags, config, 'load-subjects') as string | undefined,
+      follow: Boolean(pick(flags, config, 'follow')),
+      followFlags: {
+        yes: body.config.assume_yes,
+        'save-audit-logs': pick(flags, config, 'save-audit-logs') as string | undefined,
+        'save-deid-logs': pick(flags, config, 'save-deid-logs') as string | undefined,
+        'save-subjects': pick(flags, config, 'save-subjects') as string | undefined,
+      },
+      preflight: flags['no-preflight']
+        ? undefined
+        : {
+            cloud: {profile: flags.profile as string, region: flags.region as string, endpointUrl: flags['endpoint-url'] as string},
+            live: Boolean(flags.live),
+            principal,
+          },
+      secrets: extra.secrets,
+    })
+    this.setExitStatus(exit)
+    return summary
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The check result as a person reads it: one line per operation and resource (rows that say the
+ * same thing about several sampled objects are folded into one, "+N more"), the cause and the fix
+ * under every row that is not a pass, then the findings and a one-line verdict. Colour comes from
+ * the ChalkInstance given (green/red on a terminal, none without one or with NO_COLOR).
+ */
+import {Chalk, type ChalkInstance} from 'chalk'
+
+import {groupRows, type CheckResult, type Outcome, type Severity} from '../core/verdict.js'
+import {colorLevel, type Writer} from './ui.js'
+
+/** Colour for data written to stdout: on when stdout (not stderr) is a terminal, never with NO_COLOR. */
+export function stdoutColor(env: NodeJS.ProcessEnv, stdout: Writer = process.stdout): ChalkInstance {
+  return new Chalk({level: colorLevel(stdout, env)})
+}
+
+const OUTCOME_TEXT: Record<Outcome, string> = {pass: 'PASS', fail: 'FAIL', unknown: 'UNKNOWN', skip: 'SKIP'}
+
+function paintOutcome(o: Outcome, color: ChalkInstance): (s: string) => string {
+  switch (o) {
+    case 'pass':
+      return color.green
+    case 'fail':
+      return color.red.bold
+    case 'unknown':
+      return color.yellow
+    case 'skip':
+      return color.dim
+  }
+}
+
+function paintSeverity(s: Severity, color: ChalkInstance): (t: string) => string {
+  return s === 'error' ? color.red : s === 'warning' ? color.yellow : color.cyan
+}
+
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - text.length))
+}
+
+/** Render the whole report: header, table, findings, verdict. Plain text when `color` has level 0. */
+export function renderCheckTable(result: CheckResult, color: ChalkInstance): string {
+  const lines: string[] = []
+  lines.push(color.bold(`Check of ${result.source} for ${result.principal}`))
+  const as = (['static', 'live'] as const).filter((l) => result.identities[l]).map((l) => `${l} layer as ${result.identities[l]}`)
+  if (as.length) lines.push(color.dim(`  ${as.join('; ')}`))
+  lines.push('')
+
+  const groups = groupRows(result.operations)
+  const cells = groups.map((g) => ({
+    g,
+    operation: g.row.operation,
+    resource: g.resources.length > 1 ? `${g.resources[0]} (+${g.resources.length - 1} more)` : g.resources[0],
+    layer: g.row.layer,
+    outcome: OUTCOME_TEXT[g.row.outcome],
+    decidedBy: g.row.decidedBy.join(', ') || '-',
+  }))
+  const head = {operation: 'OPERATION', resource: 'RESOURCE', layer: 'LAYER', outcome: 'OUTCOME', decidedBy: 'DECIDED BY'}
+  const w = {
+    operation: Math.max(head.operation.length, ...cells.map((c) => c.operation.length)),
+    resource: Math.max(head.resource.length, ...cells.map((c) => c.resource.length)),
+    layer: Math.max(head.layer.length, ...cells.map((c) => c.layer.length)),
+    outcome: Math.max(head.outcome.length, ...cells.map((c) => c.outcome.length)),
+  }
+  const indent = ' '.repeat(w.operation + 2)
+  lines.push(color.bold([pad(head.operation, w.operation), pad(head.resource, w.resource), pad(head.layer, w.layer), pad(head.outcome, w.outcome), head.decidedBy].join('  ')))
+  for (const c of cells) {
+    const paint = paintOutcome(c.g.row.outcome, color)
+    lines.push([pad(c.operation, w.operation), pad(c.resource, w.resource), pad(c.layer, w.layer), paint(pad(c.outcome, w.outcome)), c.decidedBy].join('  '))
+    if (c.g.row.outcome !== 'pass') {
+      lines.push(`${indent}${color.dim('cause:')}  ${c.g.row.cause}`)
+      if (c.g.row.remedy) lines.push(`${indent}${color.dim('remedy:')} ${color.cyan(c.g.row.remedy)}`)
+    }
+  }
+
+  if (result.findings.length > 0) {
+    lines.push('', color.bold('Findings'))
+    const sw = Math.max(...result.findings.map((f) => f.severity.length))
+    for (const f of result.findings) {
+      lines.push(`  ${paintSeverity(f.severity, color)(pad(f.severity, sw))}  ${f.message} ${color.dim(`[${f.code}]`)}`)
+      if (f.remedy) lines.push(`  ${' '.repeat(sw)}  ${color.cyan('→')} ${f.remedy}`)
+    }
+  }
+
+  const s = result.summary
+  const total = result.operations.length
+  const counts = [`${s.pass} pass`, `${s.fail} fail`, `${s.unknown} unknown`, `${s.skip} skipped`].join(', ')
+  lines.push('')
+  if (result.ok) lines.push(color.green.bold(`OK: every operation the ingest cluster needs passes (${counts}).`))
+  else {
+    const what = s.fail > 0 ? `${s.fail} of ${total} operations fail` : `${s.unknown} of ${total} operations cannot be decided`
+    lines.push(color.red.bold(`NOT OK: ${what} (${counts}). Apply the remedies above and re-run.`))
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,107 @@
+/** Cluster URL and key resolution rules, ingest URLs, the remembered ingest, and the follow texts' formatters. */
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {normaliseClusterUrl, parseIngestUrl, rememberIngest, resolveApiKey, resolveCluster, resolveIngestRef} from '../../src/ingest/config.js'
+import {hrsize, hrtime, percentText, statusHeader} from '../../src/ingest/format.js'
+import {globToRegExp} from '../../src/ingest/preflight.js'
+import {isolatedHome} from './helpers.js'
+
+describe('cluster URL', () => {
+  it.each([
+    ['https://site.example.io', 'https://site.example.io/ingest'],
+    ['https://site.example.io/', 'https://site.example.io/ingest'],
+    ['https://site.example.io/ingest', 'https://site.example.io/ingest'],
+    ['https://site.example.io/ingest/', 'https://site.example.io/ingest'],
+    ['http://127.0.0.1:8080', 'http://127.0.0.1:8080/ingest'],
+    ['HTTPS://site.example.io:8443/custom/ingest', 'HTTPS://site.example.io:8443/custom/ingest'],
+  ])('%s -> %s', (input, expected) => {
+    expect(normaliseClusterUrl(input)).toBe(expected)
+  })
+
+  it.each(['site.example.io', 'ftp://site.example.io', 's3://bucket', 'https://', 'https://site.example.io/ingest?x=1', 'https://user:pw@site.example.io'])('refuses %s', (input) => {
+    expect(() => normaliseClusterUrl(input)).toThrow(expect.objectContaining({code: 'BAD_CLUSTER_URL', exitCode: 3}))
+  })
+
+  it('--cluster wins over the site file, which wins over cli.yml (under FLYWHEEL_USER_HOME)', async () => {
+    const home = isolatedHome()
+    const env = {FLYWHEEL_USER_HOME: home}
+    mkdirSync(join(home, '.config/flywheel'), {recursive: true})
+    writeFileSync(join(home, '.config/flywheel/cli.yml'), 'cluster: https://from-cli-yml.example.io\n')
+    const site = join(home, 'site.json')
+    writeFileSync(site, JSON.stringify({cluster: 'https://from-site.example.io/ingest/'}))
+    expect((await resolveCluster({cluster: 'https://from-flag.example.io', site}, env)).url).toBe('https://from-flag.example.io/ingest')
+    expect((await resolveCluster({site}, env)).url).toBe('https://from-site.example.io/ingest')
+    expect((await resolveCluster({}, env)).url).toBe('https://from-cli-yml.example.io/ingest')
+    const other = join(home, 'other.yml')
+    writeFileSync(other, 'cluster: http://from-dash-c.example.io/ingest\n')
+    expect((await resolveCluster({configPath: other}, env)).url).toBe('http://from-dash-c.example.io/ingest')
+    await expect(resolveCluster({}, {FLYWHEEL_USER_HOME: isolatedHome()})).rejects.toMatchObject({code: 'NO_CLUSTER', exitCode: 3})
+  })
+})
+
+describe('API key', () => {
+  it('--api-key > INGESTGATE_API_KEY > $FLYWHEEL_USER_HOME/.config/flywheel/user.json key', async () => {
+    const home = isolatedHome()
+    mkdirSync(join(home, '.config/flywheel'), {recursive: true})
+    writeFileSync(join(home, '.config/flywheel/user.json'), '{"key": "h:fromfile123", "root": false}')
+    expect(await resolveApiKey('h:fromflag123', {FLYWHEEL_USER_HOME: home, INGESTGATE_API_KEY: 'h:fromenv123'})).toMatchObject({key: 'h:fromflag123', from: '--api-key'})
+    expect(await resolveApiKey(undefined, {FLYWHEEL_USER_HOME: home, INGESTGATE_API_KEY: 'h:fromenv123'})).toMatchObject({key: 'h:fromenv123'})
+    expect(await resolveApiKey(undefined, {FLYWHEEL_USER_HOME: home})).toMatchObject({key: 'h:fromfile123'})
+    expect(await resolveApiKey(undefined, {HOME: home})).toMatchObject({key: 'h:fromfile123'})
+    writeFileSync(join(home, '.config/flywheel/user.json'), 'not json')
+    await expect(resolveApiKey(undefined, {FLYWHEEL_USER_HOME: home})).rejects.toMatchObject({code: 'NO_API_KEY', exitCode: 3})
+  })
+})
+
+describe('ingest URLs and the last ingest', () => {
+  const id = '0b6f9c6e-4a8e-4f57-9a43-3f1f0e8f2a11'
+  it('splits <cluster_url>/ingests/<uuid>; anything else gets the vendor message', () => {
+    expect(parseIngestUrl(`https://site.example.io/ingest/ingests/${id}`)).toEqual({cluster: 'https://site.example.io/ingest', id, url: `https://site.example.io/ingest/ingests/${id}`})
+    for (const bad of [`https://site.example.io/ingest/${id}`, 'https://site.example.io/ingest/ingests/123', `site.example.io/ingest/ingests/${id}`]) {
+      expect(() => parseIngestUrl(bad)).toThrow('The provided url should have the following format: <cluster_url>/ingests/<ingest_id>')
+    }
+  })
+
+  it('remembers the last ingest in ingest.yaml (key ingest_operation_url), keeping other keys', async () => {
+    const home = isolatedHome()
+    const env = {FLYWHEEL_USER_HOME: home}
+    mkdirSync(join(home, '.config/flywheel'), {recursive: true})
+    writeFileSync(join(home, '.config/flywheel/ingest.yaml'), 'other: kept\ningest_operation_url: https://old/ingests/x\n')
+    const path = await rememberIngest(`https://site.example.io/ingest/ingests/${id}`, env)
+    expect(path).toBe(join(home, '.config/flywheel/ingest.yaml'))
+    expect(readFileSync(path, 'utf8')).toBe(`other: kept\ningest_operation_url: https://site.example.io/ingest/ingests/${id}\n`)
+    expect((await resolveIngestRef(undefined, env)).id).toBe(id)
+  })
+})
+
+describe('fw-compatible formatting', () => {
+  it.each([
+    [0, '0s'], [0.4, '0s'], [42, '42s'], [60, '1m'], [65, '1m 5s'], [3600, '1h'], [3661, '1h 1m'], [90061, '1d 1h'], [604800 + 59, '1w'],
+  ])('hrtime(%s) = %s', (s, text) => expect(hrtime(s)).toBe(text))
+
+  it.each([
+    [0, '0B'], [999, '999B'], [1000, '1.0KB'], [10 * 1024, '10KB'], [12 * 1024 * 1024, '12MB'], [1.5 * 1024 ** 3, '1.5GB'], [2.5 * 1024, '2.5KB'], [1023.5 * 1024, '1.0MB'],
+  ])('hrsize(%s) = %s', (n, text) => expect(hrsize(n)).toBe(text))
+
+  it.each([
+    [1, 2, '50.0%'], [1, 3, '33.33%'], [2, 3, '66.67%'], [40, 40, '100.0%'], [0, 7, '0.0%'], [1, 8, '12.5%'],
+  ])('percent %i/%i = %s', (f, t, text) => expect(percentText(f, t)).toBe(text))
+
+  it('status names: underscores to spaces, capitalised, padded to 20; local time stamp', () => {
+    process.env.TZ = 'UTC'
+    expect(statusHeader('detecting_duplicates', 1714557600)).toEqual({name: 'Detecting duplicates', stamp: '[2024-05-01 10:00:00]'})
+    expect(statusHeader('in_review', 1714557600.9).name).toBe('In review           ')
+  })
+
+  it('include patterns match like fnmatch on the file name', () => {
+    const dicom = ['*.[dD][cC][mM]', '[0-9]*[0-9.]*[0-9]'].map(globToRegExp)
+    const any = (name: string) => dicom.some((r) => r.test(name))
+    expect(any('IM0001.DCM')).toBe(true)
+    expect(any('1.2.840.113619')).toBe(true)
+    expect(any('notes.txt')).toBe(false)
+    expect(globToRegExp('[!a]?.txt').test('b1.txt')).toBe(true)
+  })
+})
