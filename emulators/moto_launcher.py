@@ -317,6 +317,15 @@ def patch_policy_wildcard_match() -> None:
 # Root credentials (see module docstring). Not a moto bug: a harness convenience so that tests can
 # seed data with auth on, and so that `POST /moto-api/reset` does not lock them out.
 # --------------------------------------------------------------------------------------------------
+def patch_head_bucket_action() -> None:
+    """(g) moto authorises HeadBucket as a pseudo-action "s3:HeadBucket"; AWS authorises it as
+    s3:ListBucket (moto/s3/responses.py ACTION_MAP["BUCKET"]["HEAD"]). Without this, no identity
+    policy written for real AWS lets a role call HeadBucket on moto."""
+    from moto.s3 import responses
+
+    responses.ACTION_MAP["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
+
+
 def patch_root_credentials(root_key: str, root_secret: str) -> None:
     from botocore.credentials import Credentials
     from moto.iam import access_control
@@ -500,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
         "--without-patch",
         action="append",
         default=[],
-        choices=["a", "b", "c", "d", "e", "f"],
+        choices=["a", "b", "c", "d", "e", "f", "g"],
         help="leave one of the moto patches out (to see the moto bug it fixes)",
     )
     args = parser.parse_args(argv)
@@ -518,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
         patch_get_object_attributes_list_header()
     if "f" not in skip:
         patch_policy_wildcard_match()
+    if "g" not in skip:
+        patch_head_bucket_action()
     if args.root_key:
         patch_root_credentials(args.root_key, args.root_secret)
 

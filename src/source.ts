@@ -126,6 +126,11 @@ function normalisePrefix(input: string, prefix: string): string {
   return prefix
 }
 
+/** The prefix as a directory (`dicom` -> `dicom/`): what an ingest lists, so `dicom2/...` is not part of it. */
+export function directoryPrefix(source: Source): string {
+  return source.prefix === '' || source.prefix.endsWith('/') ? source.prefix : `${source.prefix}/`
+}
+
 /** Print a source the way a user typed it canonically. */
 export function formatSource(source: Source): string {
   return source.url

@@ -5,9 +5,8 @@
  * missing fails here exactly as it would on the vendor's cluster.
  */
 import type {AwsClientOptions, AwsClients} from '../clients/aws.js'
-import {classifyAwsError} from '../clients/aws-errors.js'
 import {AppError} from '../errors.js'
-import type {Source} from '../source.js'
+import {directoryPrefix, type Source} from '../source.js'
 import type {ClusterCode} from './codes.js'
 
 export interface PrincipalOptions {
@@ -49,33 +48,15 @@ export class AwsPrincipal {
   private async create(): Promise<AwsClients> {
     const {createAwsClients} = await import('../clients/aws.js')
     const {aws, assumeRole, externalId, env} = this.opts
-    let options = aws
-    let expires = Number.POSITIVE_INFINITY
-    if (assumeRole) {
-      const sts = await import('@aws-sdk/client-sts')
-      const endpoint = aws.endpointUrl ?? env.AWS_ENDPOINT_URL
-      const client = new sts.STSClient({
-        region: aws.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-        ...(aws.profile ? {profile: aws.profile} : {}),
-        ...(aws.credentials ? {credentials: aws.credentials} : {}),
-        ...(endpoint ? {endpoint} : {}),
-      })
-      try {
-        const out = await client.send(
-          new sts.AssumeRoleCommand({RoleArn: assumeRole, RoleSessionName: 'ingestgate-cluster', ...(externalId ? {ExternalId: externalId} : {})}),
-        )
-        const c = out.Credentials
-        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole of ${assumeRole} returned no credentials`)
-        options = {region: aws.region, endpointUrl: aws.endpointUrl, credentials: {accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken}}
-        expires = c.Expiration ? c.Expiration.getTime() : Date.now() + 3600_000
-      } catch (error) {
-        throw classifyAwsError(error, {doing: `assuming the ingest role ${assumeRole}`, profile: aws.profile, endpointUrl: endpoint}, env)
-      } finally {
-        client.destroy()
-      }
+    const own = await createAwsClients(aws, env)
+    if (!assumeRole) {
+      this.clients = own
+      this.expires = Number.POSITIVE_INFINITY
+      return own
     }
-    this.clients = await createAwsClients(options, env)
-    this.expires = expires
+    const {credentials, expiration} = await own.assumeRole({roleArn: assumeRole, externalId, sessionName: 'ingestgate-cluster'})
+    this.clients = await createAwsClients({region: aws.region, endpointUrl: aws.endpointUrl, credentials}, env)
+    this.expires = expiration ? expiration.getTime() : Date.now() + 3600_000
     return this.clients
   }
 }
@@ -83,7 +64,7 @@ export class AwsPrincipal {
 /** An S3 source read through the principal's S3 port. */
 export function s3Reader(source: Source, principal: AwsPrincipal): SourceReader {
   // A prefix names a directory: list "dir/" so "dir2/..." is not part of the ingest.
-  const prefix = source.prefix === '' || source.prefix.endsWith('/') ? source.prefix : `${source.prefix}/`
+  const prefix = directoryPrefix(source)
   return {
     url: `s3://${source.bucket}/${prefix}`,
     async listPage(token) {

@@ -89,7 +89,10 @@ export function progressOf(store: Store, id: string): Progress {
   const stages = Object.fromEntries(PROGRESS_STAGES.map((s) => [s, {completed: 0, total: 0}])) as Progress['stages']
   const set = (stage: ProgressStage, completed: number, total: number) => (stages[stage] = {completed, total})
   set('configuring', done('configure') ? 1 : 0, 1)
-  set('scanning', scans.finished, scans.total)
+  // The vendor CLI's scanning line is `scans` + `stages.scanning` (its cluster counts the walk tasks
+  // in one and the files in the other). Here every file is one scan in `scans`, and listing is part
+  // of the stage, not a task of its own: counting the files in the stage too would show 2N/2N.
+  set('scanning', 0, 0)
   set('resolving', done('resolve') ? resolvable : 0, resolvable)
   if (tasks.has('detect_duplicates')) set('detecting_duplicates', done('detect_duplicates') ? resolvable : 0, resolvable)
   set('preparing', done('prepare') ? perItem.size : 0, perItem.size)

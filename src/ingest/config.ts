@@ -198,10 +198,18 @@ export async function rememberIngest(url: string, env: NodeJS.ProcessEnv): Promi
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) data = parsed
   } catch {}
   data.ingest_operation_url = url
-  await mkdir(dirname(path), {recursive: true, mode: 0o700})
-  const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, YAML.stringify(data), {mode: 0o600})
-  await rename(tmp, path)
+  try {
+    await mkdir(dirname(path), {recursive: true, mode: 0o700})
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, YAML.stringify(data), {mode: 0o600})
+    await rename(tmp, path)
+  } catch (error) {
+    throw new ConfigError('CANNOT_REMEMBER_INGEST', `Cannot record the ingest ${url} in ${path}: ${(error as Error).message}.`, {
+      suggestions: [
+        `Make ${dirname(path)} writable (or set FLYWHEEL_USER_HOME); the ingest was created but not started: start it again, or abort it with \`ingestgate ingest abort ${url}\`.`,
+      ],
+    })
+  }
   return path
 }
 

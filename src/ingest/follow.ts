@@ -7,7 +7,7 @@
  */
 import type {Progress, Report, Summary} from './protocol.js'
 import {TERMINAL_STATUSES, INGEST_STATUSES} from './protocol.js'
-import {ClusterHttpError, RequestAborted, type ClusterClient, type StreamKind} from './http.js'
+import {abortableSleep, ClusterHttpError, RequestAborted, type ClusterClient, type StreamKind} from './http.js'
 import {progressBody, progressCounts, progressLine, uploadSummaryLines} from './format.js'
 import type {Ingest} from './protocol.js'
 
@@ -72,22 +72,8 @@ export interface FollowResult {
   saved: Partial<Record<SaveKind, string>>
 }
 
-const STREAM_OF: Record<SaveKind, StreamKind> = {audit_logs: 'audit', deid_logs: 'deid', subjects: 'subjects'}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new RequestAborted())
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new RequestAborted())
-    }
-    signal?.addEventListener('abort', onAbort, {once: true})
-  })
-}
+/** The cluster stream each --save-* flag saves. */
+export const STREAM_OF: Record<SaveKind, StreamKind> = {audit_logs: 'audit', deid_logs: 'deid', subjects: 'subjects'}
 
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status)

@@ -71,7 +71,8 @@ class NetError extends Error {
   }
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Wait `ms`, or reject with RequestAborted as soon as `signal` aborts. */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new RequestAborted())
     const timer = setTimeout(() => {
@@ -115,7 +116,7 @@ export class ClusterClient {
       maxDelayMs: options.maxDelayMs ?? 10_000,
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
       readTimeoutMs: options.readTimeoutMs ?? 60_000,
-      sleep: options.sleep ?? defaultSleep,
+      sleep: options.sleep ?? abortableSleep,
       onRetry: options.onRetry,
       signal: options.signal,
     }

@@ -8,7 +8,8 @@ import type {AppContext} from '../context.js'
 import {AppError, ExitCode} from '../errors.js'
 import type {CheckRow, CheckResult} from '../core/verdict.js'
 import type {CloudOptions, Provider} from '../providers/types.js'
-import {parseSource, type Source} from '../source.js'
+import {compileFilter} from '../core/glob.js'
+import {directoryPrefix, parseSource, type Source} from '../source.js'
 import {hrsize} from './format.js'
 import type {ClusterClient} from './http.js'
 
@@ -56,8 +57,8 @@ export interface PreflightInput {
   ctx: AppContext
   src: string
   client: ClusterClient
-  include?: string[]
-  exclude?: string[]
+  /** The ingest config's filters, applied as the cluster applies them. */
+  filter: {include?: string[]; exclude?: string[]; include_dirs?: string[]; exclude_dirs?: string[]}
   cloud: CloudOptions
   live: boolean
   principal?: string
@@ -115,44 +116,12 @@ export const defaultSourceLister: SourceLister = async (ctx, source, cloud, maxP
   const objects: Array<{key: string; size: number}> = []
   let token: string | undefined
   for (let page = 0; page < maxPages; page++) {
-    const res = await aws.s3.listPage(source.bucket, source.prefix, token, 1000)
+    const res = await aws.s3.listPage(source.bucket, directoryPrefix(source), token, 1000)
     objects.push(...res.objects)
     token = res.nextToken
     if (!token) return {objects, truncated: false}
   }
   return {objects, truncated: true}
-}
-
-/** fnmatch-style pattern (`*`, `?`, `[...]`, `[!...]`) to a RegExp over a file name. */
-export function globToRegExp(pattern: string): RegExp {
-  let re = ''
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]
-    if (c === '*') re += '.*'
-    else if (c === '?') re += '.'
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2)
-      if (end === -1) re += '\\['
-      else {
-        let body = pattern.slice(i + 1, end)
-        const negate = body.startsWith('!')
-        if (negate) body = body.slice(1)
-        re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\')}]`
-        i = end
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&')
-  }
-  return new RegExp(`^${re}$`, 's')
-}
-
-function matcher(include: string[] | undefined, exclude: string[] | undefined): (key: string) => boolean {
-  const inc = (include ?? []).map(globToRegExp)
-  const exc = (exclude ?? []).map(globToRegExp)
-  return (key) => {
-    const name = key.slice(key.lastIndexOf('/') + 1)
-    if (inc.length && !inc.some((r) => r.test(name))) return false
-    return !exc.some((r) => r.test(name))
-  }
 }
 
 /**
@@ -193,10 +162,11 @@ export async function preflight(input: PreflightInput, show: (r: PreflightResult
 
     try {
       const listed = await (input.lister ?? defaultSourceLister)(input.ctx, source, input.cloud, input.maxPages ?? 20)
-      const matches = matcher(input.include, input.exclude)
+      const matches = compileFilter(input.filter)
+      const dir = directoryPrefix(source)
       result.objects = listed.objects.length
       result.bytes = listed.objects.reduce((s, o) => s + o.size, 0)
-      const matching = listed.objects.filter((o) => matches(o.key))
+      const matching = listed.objects.filter((o) => matches(o.key.startsWith(dir) ? o.key.slice(dir.length) : o.key))
       result.matching = {objects: matching.length, bytes: matching.reduce((s, o) => s + o.size, 0)}
       result.truncated = listed.truncated
       const atLeast = listed.truncated ? 'at least ' : ''

@@ -8,6 +8,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {basename, dirname, extname, join, sep} from 'node:path'
 
+import {ConfigError} from '../errors.js'
 import type {SaveKind} from './follow.js'
 
 function stamp(d: Date): string {
@@ -41,17 +42,25 @@ export async function saveStreamToFile(
   const wanted = expandHome(requested)
   let path = wanted
   let note: string | undefined
+  let fallback = false
   const isDir = existsSync(wanted) && statSync(wanted).isDirectory()
   if (isDir) {
     path = join(wanted, `${kind}-${stamp(opts.now)}-${opts.version}.csv`)
   } else if (wanted.endsWith(sep)) {
-    await mkdir(opts.fallbackDir, {recursive: true, mode: 0o700})
+    fallback = true
     path = join(opts.fallbackDir, `${kind}-${stamp(opts.now)}-${opts.version}.csv`)
     note = `No such directory: ${wanted}. Fallback to: ${path}`
   } else if (existsSync(wanted)) {
     path = incremental(wanted)
     note = `File already exists: ${wanted}. Fallback to: ${path}`
   }
-  await writeFile(path, lines.map((l) => l + '\n').join(''), {flag: 'wx'})
+  try {
+    if (fallback) await mkdir(opts.fallbackDir, {recursive: true, mode: 0o700})
+    await writeFile(path, lines.map((l) => l + '\n').join(''), {flag: 'wx'})
+  } catch (error) {
+    throw new ConfigError('SAVE_FAILED', `Cannot save the ${kind.replace('_', ' ')} to ${path}: ${(error as Error).message}.`, {
+      suggestions: ['Give a file in an existing, writable directory, or a directory, to the --save-* flag; `ingestgate ingest report URL --save-...` saves it again.'],
+    })
+  }
   return {path, note}
 }

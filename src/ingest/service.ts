@@ -11,7 +11,7 @@ import {registerSecret} from '../output/redact.js'
 import type {CloudOptions} from '../providers/types.js'
 import type {CreateBody} from './body.js'
 import {rememberIngest, resolveApiKey, resolveIngestRef, type IngestRef} from './config.js'
-import {followIngest, isTerminal, type FollowResult, type SaveKind} from './follow.js'
+import {finishedCleanly, followIngest, isTerminal, STREAM_OF, type FollowResult, type SaveKind} from './follow.js'
 import {ClusterClient, RequestAborted, type RetryInfo} from './http.js'
 import {preflight, type PreflightResult, type SourceCheck, type SourceLister} from './preflight.js'
 import {createStdinPrompter, type StdinPrompter} from './prompt.js'
@@ -79,6 +79,11 @@ export class IngestSession {
       retryBudgetMs: timings.oneShotRetryBudgetMs,
       onRetry: (info: RetryInfo) => this.view.notice(retryNotice(info)),
     })
+  }
+
+  /** Save a stream (--save-*) where the vendor CLI would; never overwrites. */
+  saveStream(kind: SaveKind, lines: string[], path: string): Promise<{path: string; note?: string}> {
+    return saveStreamToFile(kind, lines, path, {now: this.ctx.now(), version: `ingestgate-${this.version}`, fallbackDir: join(this.ctx.stateDir, 'logs')})
   }
 
   dispose(): void {
@@ -153,8 +158,7 @@ export async function followWithSession(
     ask: (q) => s.ask(q),
     assumeYes: Boolean(flags.yes),
     save,
-    saveStream: (kind, lines, path) =>
-      saveStreamToFile(kind, lines, path, {now: s.ctx.now(), version: `ingestgate-${s.version}`, fallbackDir: join(s.ctx.stateDir, 'logs')}),
+    saveStream: (kind, lines, path) => s.saveStream(kind, lines, path),
     signal: s.signal,
     now: () => s.ctx.now().getTime(),
     pollIntervalMs: timings.pollIntervalMs,
@@ -217,8 +221,7 @@ export async function startIngest(s: IngestSession, p: StartParams): Promise<{su
         ctx: s.ctx,
         src: p.body.config.src_fs,
         client,
-        include: p.body.config.include,
-        exclude: p.body.config.exclude,
+        filter: p.body.config,
         cloud: p.preflight.cloud,
         live: p.preflight.live,
         principal: p.preflight.principal,
@@ -259,7 +262,8 @@ export async function abortIngest(
   const ingest = await client.getIngest(ref.id)
   if (isTerminal(ingest.status)) {
     const message = `Ingest already ${ingest.status}`
-    s.ctx.ui.out(message)
+    // The vendor's line on stdout; under --json the result carries it (stdout is JSON only).
+    if (!s.json) s.ctx.ui.out(message)
     return {result: {url: ref.url, id: ref.id, status: ingest.status, aborted: false, message}, exit: ExitCode.OK}
   }
   if (!opts.yes) {
@@ -317,19 +321,14 @@ export async function ingestReport(
     ['deid_logs', opts['save-deid-logs']],
     ['subjects', opts['save-subjects']],
   ]
-  const stream = {audit_logs: 'audit', deid_logs: 'deid', subjects: 'subjects'} as const
   for (const [kind, path] of wanted) {
     if (!path) continue
-    const lines = await client.streamLines(ref.id, stream[kind])
-    const written = await saveStreamToFile(kind, lines, path, {now: s.ctx.now(), version: `ingestgate-${s.version}`, fallbackDir: join(s.ctx.stateDir, 'logs')})
+    const lines = await client.streamLines(ref.id, STREAM_OF[kind])
+    const written = await s.saveStream(kind, lines, path)
     saved[kind] = written.path
     if (!s.json) s.view.saved(kind, written.path, written.note)
     else if (written.note) s.view.notice(written.note)
   }
-  const exit = !isTerminal(ingest.status)
-    ? ExitCode.STILL_RUNNING
-    : ingest.status === 'finished' && (report.errors?.length ?? 0) === 0
-      ? ExitCode.OK
-      : ExitCode.INGEST_FAILED
+  const exit = !isTerminal(ingest.status) ? ExitCode.STILL_RUNNING : finishedCleanly(ingest.status, report) ? ExitCode.OK : ExitCode.INGEST_FAILED
   return {result: {url: ref.url, status: ingest.status, report, saved}, exit}
 }

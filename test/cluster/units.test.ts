@@ -8,7 +8,7 @@ import {describe, expect, it} from 'vitest'
 
 import {parseCsv, subjectCodes} from '../../src/cluster/csv.js'
 import {readDicomHeader} from '../../src/cluster/dicom-header.js'
-import {compileFilter, fnmatchToRegExp} from '../../src/cluster/glob.js'
+import {compileFilter, fnmatchToRegExp} from '../../src/core/glob.js'
 import {resolveHierarchy, safeLabel} from '../../src/cluster/hierarchy.js'
 import {authorised} from '../../src/cluster/server.js'
 import {csvLine, elapsedOf} from '../../src/cluster/views.js'

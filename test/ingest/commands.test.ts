@@ -249,6 +249,10 @@ describe('follow, abort, list, status, report', () => {
     const again = await runCli(['ingest', 'abort', url, '-y'], {env})
     expect(again.code).toBe(0)
     expect(again.stdout).toBe('Ingest already aborted\n')
+    // --json: stdout is the envelope only
+    const json = await runCli(['ingest', 'abort', url, '-y', '--json'], {env})
+    expect(json.code).toBe(0)
+    expect(JSON.parse(json.stdout)).toMatchObject({status: 0, result: {aborted: false, status: 'aborted', message: 'Ingest already aborted'}})
     expect(cluster.requests.filter((q) => q.method === 'POST')).toHaveLength(1)
   })
 })

@@ -4,9 +4,9 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {fnmatchToRegExp} from '../../src/core/glob.js'
 import {normaliseClusterUrl, parseIngestUrl, rememberIngest, resolveApiKey, resolveCluster, resolveIngestRef} from '../../src/ingest/config.js'
 import {hrsize, hrtime, percentText, statusHeader} from '../../src/ingest/format.js'
-import {globToRegExp} from '../../src/ingest/preflight.js'
 import {isolatedHome} from './helpers.js'
 
 describe('cluster URL', () => {
@@ -97,11 +97,11 @@ describe('fw-compatible formatting', () => {
   })
 
   it('include patterns match like fnmatch on the file name', () => {
-    const dicom = ['*.[dD][cC][mM]', '[0-9]*[0-9.]*[0-9]'].map(globToRegExp)
+    const dicom = ['*.[dD][cC][mM]', '[0-9]*[0-9.]*[0-9]'].map(fnmatchToRegExp)
     const any = (name: string) => dicom.some((r) => r.test(name))
     expect(any('IM0001.DCM')).toBe(true)
     expect(any('1.2.840.113619')).toBe(true)
     expect(any('notes.txt')).toBe(false)
-    expect(globToRegExp('[!a]?.txt').test('b1.txt')).toBe(true)
+    expect(fnmatchToRegExp('[!a]?.txt').test('b1.txt')).toBe(true)
   })
 })

@@ -31,7 +31,7 @@ describe('preflight', () => {
       ctx: createContext({env: {}}),
       src: 's3://acme-imaging/dicom',
       client: new ClusterClient(cluster.url, 'k:preflight-key'),
-      include: ['*.dcm'],
+      filter: {include: ['*.dcm']},
       cloud: {},
       live: false,
       check: async () => ({status: 'fail' as const, detail: 'access is not as the ingest cluster needs it', rows: ['FAIL  static get s3://acme-imaging/dicom: denied']}),
@@ -52,6 +52,20 @@ describe('preflight', () => {
     }}, () => {})
     expect(ok.passed).toBe(true)
     expect(ok.steps.at(-1)).toMatchObject({name: 'listing', status: 'skip', detail: expect.stringContaining('no credentials')})
+
+    // The cluster's filter: directory patterns apply to the directories below the source, not to its prefix.
+    const dirs = await preflight(
+      {
+        ...input,
+        filter: {include: ['*.dcm'], exclude_dirs: ['tmp']},
+        check: async () => ({status: 'pass' as const, detail: 'fine'}),
+        lister: async () => ({objects: [{key: 'dicom/a.dcm', size: 1}, {key: 'dicom/tmp/b.dcm', size: 2}, {key: 'dicom/sub/c.dcm', size: 4}], truncated: false}),
+      },
+      () => {},
+    )
+    expect(dirs.matching).toEqual({objects: 2, bytes: 5})
+    const underPrefix = await preflight({...input, filter: {include_dirs: ['dicom']}, check: async () => ({status: 'pass' as const, detail: 'fine'})}, () => {})
+    expect(underPrefix.matching).toEqual({objects: 0, bytes: 0})
   })
 
   it('maps a check result: fail rows block, unknown rows are shown but do not', () => {

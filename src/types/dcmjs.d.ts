@@ -1,4 +1,4 @@
-// dcmjs ships no types; the tests use only DicomDict and DicomMetaDictionary (test/helpers/dicom.ts).
+// dcmjs ships no types; only what src/demo/dicom.ts uses (DicomDict, DicomMetaDictionary) is declared.
 declare module 'dcmjs' {
   const dcmjs: {
     data: {

@@ -1,0 +1,35 @@
+/**
+ * The README's main job: `ingestgate demo` on a fresh machine runs the whole flow against local
+ * emulators and ends well. Run as a user would (a real process), with --json so the outcome is
+ * checked from data: every step's real exit code and the files the reference cluster wrote.
+ */
+import {describe, expect, it} from 'vitest'
+
+import {baseEnv, runCli} from './helpers/cli.js'
+
+describe('ingestgate demo', () => {
+  it('grants, checks, ingests through the reference cluster and revokes, then stops everything', async () => {
+    const r = await runCli(['demo', '--json'], {env: baseEnv(), timeoutMs: 120_000})
+    expect(r.code, r.stderr.slice(-3000)).toBe(0)
+    expect(r.json?.status).toBe(0)
+    const {steps, uploadedFiles, objects} = r.json!.result
+    expect(steps.map((s: {command: string}) => s.command.split(' ').slice(1, 3).join(' '))).toEqual([
+      'grant render',
+      'grant apply',
+      'grant apply',
+      'check s3://ingestgate-demo/dicom/',
+      'ingest dicom',
+      'grant revoke',
+    ])
+    expect(steps.every((s: {exitCode: number}) => s.exitCode === 0)).toBe(true)
+    // 13 objects: 12 DICOM files (one patient SSE-KMS) and an empty file the cluster skips with SC03.
+    expect(objects).toBe(13)
+    expect(uploadedFiles).toHaveLength(12)
+    expect(uploadedFiles[0]).toBe('demo-lab/brain-mri/P001/20240102/Series 1 T1/IM0001.dcm')
+    // The children's own output went to stderr: stdout held nothing but the envelope.
+    expect(r.stderr).toMatch(/No changes: the grant is already in place/)
+    expect(r.stderr).toMatch(/OK: every operation the ingest cluster needs passes/)
+    expect(r.stderr).toMatch(/Finished {12}/)
+    expect(r.stderr).toMatch(/Demo complete/)
+  }, 150_000)
+})
