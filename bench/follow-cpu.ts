@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   })
   try {
     const call = async (method: string, path: string, body?: unknown) =>
-      (await fetch(cluster.url + path, {method, headers: {Authorization: apiKey, 'Content-Type': 'application/json'}, body: body && JSON.stringify(body)})).json() as Promise<any>
+      (await fetch(cluster.url + path, {method, headers: {Authorization: apiKey, 'Content-Type': 'application/json'}, body: body === undefined ? undefined : JSON.stringify(body)})).json() as Promise<any>
     const ingest = await call('POST', '/ingests', {config: {src_fs: 's3://follow-bench/d', include: ['*.dcm'], assume_yes: true}, strategy_config: {strategy_name: 'dicom', group: 'bench', project: 'follow'}})
     await call('POST', `/ingests/${ingest.id}/start`)
 

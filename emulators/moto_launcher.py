@@ -396,12 +396,37 @@ def _service_from_auth(auth: str) -> str | None:
         return None
 
 
+def _bucket_region(name: str) -> str | None:
+    from moto.s3.models import s3_backends
+
+    for by_partition in s3_backends.values():
+        for backend in by_partition.values():
+            bucket = backend.buckets.get(name)
+            if bucket is not None:
+                return bucket.region_name
+    return None
+
+
+def _with_bucket_region(headers: list[Any], raw_path: str) -> list[Any]:
+    """(h) AWS sends x-amz-bucket-region on HeadBucket even when it answers 403 (clients learn the
+    region from it); moto's authorisation failure carries no such header. Path-style only."""
+    parts = [p for p in raw_path.split("/") if p]
+    if len(parts) != 1 or any(name.lower() == "x-amz-bucket-region" for name, _ in headers):
+        return headers
+    try:
+        region = _bucket_region(parts[0])
+    except Exception:  # the emulator's internals moved: leave the answer as moto made it
+        region = None
+    return headers + [("x-amz-bucket-region", region)] if region else headers
+
+
 class LoggingMiddleware:
     """Logs every request (with its operation) before the response reaches the client."""
 
-    def __init__(self, app: Any, log: RequestLog):
+    def __init__(self, app: Any, log: RequestLog, region_on_403: bool = True):
         self.app = app
         self.log = log
+        self.region_on_403 = region_on_403
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         raw = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
@@ -440,6 +465,8 @@ class LoggingMiddleware:
                 entry["status"] = int(status.split(" ", 1)[0])
             except ValueError:
                 entry["status"] = 0
+            if self.region_on_403 and method == "HEAD" and entry["status"] == 403:
+                headers = _with_bucket_region(list(headers or []), raw_path)
             for name, value in headers or []:
                 if name.lower() == "content-length":
                     try:
@@ -509,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
         "--without-patch",
         action="append",
         default=[],
-        choices=["a", "b", "c", "d", "e", "f", "g"],
+        choices=["a", "b", "c", "d", "e", "f", "g", "h"],
         help="leave one of the moto patches out (to see the moto bug it fixes)",
     )
     args = parser.parse_args(argv)
@@ -534,7 +561,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = RequestLog(args.log, echo=not args.quiet)
-    app = LoggingMiddleware(DomainDispatcherApplication(create_backend_app), log)
+    app = LoggingMiddleware(DomainDispatcherApplication(create_backend_app), log, region_on_403="h" not in skip)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     port = server.server_port
     # moto uses MOTO_PORT when it builds URLs pointing at itself.

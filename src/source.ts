@@ -130,8 +130,3 @@ function normalisePrefix(input: string, prefix: string): string {
 export function directoryPrefix(source: Source): string {
   return source.prefix === '' || source.prefix.endsWith('/') ? source.prefix : `${source.prefix}/`
 }
-
-/** Print a source the way a user typed it canonically. */
-export function formatSource(source: Source): string {
-  return source.url
-}

@@ -98,7 +98,7 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
   }
   const message = (error as SdkErrorShape)?.message ?? String(error)
   return new RemoteError('AWS_ERROR', `AWS answered ${code || 'an error'}${status ? ` (HTTP ${status})` : ''} while ${ctx.doing}: ${message}`, {
-      ...keep,
+    ...keep,
     suggestions: ['Re-run with DEBUG=ingestgate* for details; if it persists, check the AWS service health.'],
   })
 }

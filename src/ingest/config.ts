@@ -9,7 +9,7 @@ import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {ConfigError} from '../errors.js'
-import {registerSecret} from '../output/redact.js'
+import {registerApiKey} from '../output/redact.js'
 import {loadSite} from '../site.js'
 
 /** `$FLYWHEEL_USER_HOME/.config/flywheel` (the vendor CLI's configuration folder). */
@@ -124,7 +124,7 @@ export async function resolveCluster(src: ClusterSources, env: NodeJS.ProcessEnv
 export async function resolveApiKey(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<{key: string; from: string}> {
   const found = await findApiKey(flag, env)
   if (found) {
-    registerSecret(found.key)
+    registerApiKey(found.key)
     return found
   }
   throw new ConfigError('NO_API_KEY', 'No API key for the ingest cluster.', {

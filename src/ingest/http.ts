@@ -11,7 +11,7 @@ import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 
 import {ConfigError, RemoteError} from '../errors.js'
-import {redact, registerSecret} from '../output/redact.js'
+import {redact, registerApiKey} from '../output/redact.js'
 import type {Ingest, Progress, Report, Summary} from './protocol.js'
 
 export type StreamKind = 'audit' | 'deid' | 'subjects' | 'tree'
@@ -109,7 +109,7 @@ export class ClusterClient {
   constructor(baseUrl: string, apiKey: string, options: ClusterClientOptions = {}) {
     this.baseUrl = baseUrl
     this.apiKey = apiKey
-    registerSecret(apiKey)
+    registerApiKey(apiKey)
     this.opts = {
       retryBudgetMs: options.retryBudgetMs ?? 10 * 60_000,
       baseDelayMs: options.baseDelayMs ?? 500,

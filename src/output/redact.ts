@@ -11,6 +11,12 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 6) known.add(value)
 }
 
+/** Register an API key: the whole `<host>:<secret>` form `fw login` stores, and its secret part alone. */
+export function registerApiKey(key: string | undefined): void {
+  registerSecret(key)
+  registerSecret(key?.slice(key.lastIndexOf(':') + 1))
+}
+
 const PATTERNS: Array<[RegExp, string]> = [
   // SAS query parameters: the signature is the secret, but the whole token is sensitive.
   [/([?&]sig=)[^&\s"']+/gi, '$1[REDACTED]'],

@@ -5,13 +5,15 @@
  * registries this project reaches, so the harness fails with a clear message where it is missing.
  *
  * The server is started through emulators/moto_launcher.py (shipped for the demo too), which patches, in the emulator only,
- * moto bugs that break the JS SDK v3 (see that file and docs in /work/shared/design/test-infra.md):
+ * moto bugs that break the JS SDK v3 (see that file and the team's test-infra notes):
  *  (a) GetObjectAttributes `Last-Modified` in ISO-8601 -> RFC 7231;
  *  (b) SigV4 checked against a decoded/re-quoted URL -> checked against the raw request URI;
  *  (c) KMS auth failures as XML -> the JSON error KMS sends (AccessDeniedException, ...);
  *  (d) KMS authorised against Resource "*" -> against the key ARN of the request's KeyId;
  *  (e) GetObjectAttributes honouring only the first attribute of `ETag, ObjectSize` -> all of them;
- *  (f) policy Action/Resource patterns used as regexes -> IAM wildcards (`*`, `?`), rest literal.
+ *  (f) policy Action/Resource patterns used as regexes -> IAM wildcards (`*`, `?`), rest literal;
+ *  (g) HeadBucket authorised as a pseudo-action s3:HeadBucket -> as s3:ListBucket, like AWS;
+ *  (h) no x-amz-bucket-region on a 403 HeadBucket -> the bucket's region, like AWS.
  * It also makes the access key `testing`/`testing` act as the account root user (allowed
  * everything, survives /moto-api/reset), so tests can seed data with auth on.
  *

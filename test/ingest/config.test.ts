@@ -7,6 +7,8 @@ import {describe, expect, it} from 'vitest'
 import {fnmatchToRegExp} from '../../src/core/glob.js'
 import {normaliseClusterUrl, parseIngestUrl, rememberIngest, resolveApiKey, resolveCluster, resolveIngestRef} from '../../src/ingest/config.js'
 import {hrsize, hrtime, percentText, statusHeader} from '../../src/ingest/format.js'
+import {saveStreamToFile} from '../../src/ingest/save.js'
+import {redact} from '../../src/output/redact.js'
 import {isolatedHome} from './helpers.js'
 
 describe('cluster URL', () => {
@@ -54,6 +56,11 @@ describe('API key', () => {
     writeFileSync(join(home, '.config/flywheel/user.json'), 'not json')
     await expect(resolveApiKey(undefined, {FLYWHEEL_USER_HOME: home})).rejects.toMatchObject({code: 'NO_API_KEY', exitCode: 3})
   })
+
+  it('is redacted whole and by its secret part alone (a server may echo either)', async () => {
+    await resolveApiKey('site.example.io:Zq81secretPart', {})
+    expect(redact('key site.example.io:Zq81secretPart; echoed Zq81secretPart')).toBe('key [REDACTED]; echoed [REDACTED]')
+  })
 })
 
 describe('ingest URLs and the last ingest', () => {
@@ -74,6 +81,24 @@ describe('ingest URLs and the last ingest', () => {
     expect(path).toBe(join(home, '.config/flywheel/ingest.yaml'))
     expect(readFileSync(path, 'utf8')).toBe(`other: kept\ningest_operation_url: https://site.example.io/ingest/ingests/${id}\n`)
     expect((await resolveIngestRef(undefined, env)).id).toBe(id)
+  })
+
+  it('a config folder that cannot be written is a configuration error (exit 3), not a crash', async () => {
+    const notADir = join(isolatedHome(), 'file')
+    writeFileSync(notADir, 'x')
+    await expect(rememberIngest('https://site.example.io/ingest/ingests/x', {FLYWHEEL_USER_HOME: notADir})).rejects.toMatchObject({
+      code: 'CANNOT_REMEMBER_INGEST',
+      exitCode: 3,
+      suggestions: [expect.stringContaining('ingestgate ingest abort')],
+    })
+  })
+
+  it('a --save-* path in a missing folder is a configuration error (exit 3), not a crash', async () => {
+    const missing = join(isolatedHome(), 'no', 'such', 'audit.csv')
+    await expect(saveStreamToFile('audit_logs', ['a'], missing, {now: new Date(0), version: 'v', fallbackDir: isolatedHome()})).rejects.toMatchObject({
+      code: 'SAVE_FAILED',
+      exitCode: 3,
+    })
   })
 })
 

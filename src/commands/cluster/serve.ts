@@ -4,7 +4,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {cloudFlags} from '../../flags.js'
-import {registerSecret} from '../../output/redact.js'
+import {registerApiKey} from '../../output/redact.js'
 
 export interface ClusterServeResult {
   url: string
@@ -35,7 +35,7 @@ export default class ClusterServe extends BaseCommand<ClusterServeResult> {
   async run(): Promise<ClusterServeResult> {
     const {flags} = await this.parse(ClusterServe)
     const apiKey = flags['api-key'] ?? ''
-    registerSecret(apiKey)
+    registerApiKey(apiKey)
     // Listen for the stop signals before anything is announced (a signal that comes during start-up
     // stops the cluster once it is up), and keep listening until the stop is done: a second Ctrl-C
     // while stopping does not cut it short.

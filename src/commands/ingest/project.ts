@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {IngestCommand, startFlags} from '../../ingest/command.js'
-import {registerSecret} from '../../output/redact.js'
+import {registerApiKey} from '../../output/redact.js'
 import type {StartSummary} from '../../ingest/service.js'
 
 export default class IngestProject extends IngestCommand<StartSummary> {
@@ -26,7 +26,7 @@ export default class IngestProject extends IngestCommand<StartSummary> {
 
   async run(): Promise<StartSummary> {
     const {args, flags} = await this.parse(IngestProject)
-    registerSecret(args.key)
+    registerApiKey(args.key)
     // The source site's key travels in the config as the vendor's field (an inference, see docs).
     return this.startFromFlags('project', args.src, flags, {}, {configExtras: {fw_walker_api_key: args.key}, secrets: [args.key]})
   }
