@@ -101,10 +101,10 @@ interface KeyPlan {
   existing: Array<{grantId: string; ok: boolean}>
 }
 
-async function planKeys(aws: AwsClients, req: GrantRequest, region: string | undefined, owner: string): Promise<{keys: KeyPlan[]; notes: string[]}> {
+async function planKeys(aws: AwsClients, req: GrantRequest, region: string | undefined, owner: string, purpose: 'apply' | 'revoke'): Promise<{keys: KeyPlan[]; notes: string[]}> {
   const principal = req.principal
   const explicit = req.kmsKeys.map((k) => parseKmsKeyArn(k).arn)
-  const found = await discoverKmsKeys(aws, req.source.bucket, req.source.prefix, {region, owner, sample: KMS_DISCOVERY_SAMPLE, explicit})
+  const found = await discoverKmsKeys(aws, req.source.bucket, req.source.prefix, {region, owner, sample: KMS_DISCOVERY_SAMPLE, explicit, purpose})
   const keys: KeyPlan[] = []
   for (const keyArn of found.keyArns) {
     const kms = aws.kms(parseKmsKeyArn(keyArn).region)
@@ -147,7 +147,7 @@ export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<
     notes.push(`Warning: RestrictPublicBuckets is on and the policy has public statements (${publicOnes.map((p) => p.sid ?? `#${p.index}`).join(', ')}); while they exist, S3 refuses all cross-account access, including the ingest role's.`)
   }
 
-  const {keys, notes: keyNotes} = await planKeys(state.aws, req, state.region, state.owner)
+  const {keys, notes: keyNotes} = await planKeys(state.aws, req, state.region, state.owner, 'apply')
   notes.push(...keyNotes)
   const changes = statementChanges(merged.changes)
   const toCreate = keys.filter((k) => !k.existing.some((g) => g.ok))
@@ -192,7 +192,7 @@ export async function planAwsRevoke(ctx: AppContext, req: GrantRequest): Promise
   const removed = removeStatements(state.policy, [sids.list, sids.location, sids.read])
   // Removing statements rewrites the document, which AWS refuses while stale ids are in it.
   if (removed.changes.length > 0) refuseStaleIds(state.policy, bucket)
-  const {keys, notes} = await planKeys(state.aws, req, state.region, state.owner)
+  const {keys, notes} = await planKeys(state.aws, req, state.region, state.owner, 'revoke')
   const changes = statementChanges(removed.changes)
   if (removed.changes.length > 0 && removed.policy === null) changes.push({kind: 'bucket-policy', action: 'delete', id: bucket})
   const grants = keys.flatMap((k) => k.existing.map((g) => ({k, grantId: g.grantId})))

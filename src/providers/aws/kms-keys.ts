@@ -25,9 +25,15 @@ export async function discoverKmsKeys(
   aws: AwsClients,
   bucket: string,
   prefix: string,
-  opts: {region?: string; owner: string; sample: number; explicit: string[]},
+  opts: {region?: string; owner: string; sample: number; explicit: string[]; purpose: 'apply' | 'revoke'},
 ): Promise<KeyDiscovery> {
   const notes: string[] = []
+  // apply stops at the aws/s3 key (nothing can be granted on it); revoke only passes it by, since
+  // no grant of ours can exist there and the statements must still come out.
+  const managed = (keyRef: string, where: string) => {
+    if (opts.purpose === 'apply') throw awsManaged(keyRef, where)
+    notes.push(`${where} uses the AWS-managed key aws/s3; it cannot carry grants, so there is none to retire.`)
+  }
   const refs = new Map<string, string>() // key reference -> where it was seen
   for (const k of opts.explicit) refs.set(k, '--kms-key')
   for (const k of await aws.s3.getDefaultKmsKeys(bucket, opts.owner)) if (!refs.has(k)) refs.set(k, `the default encryption of ${bucket}`)
@@ -47,12 +53,15 @@ export async function discoverKmsKeys(
   const region = opts.region ?? aws.options.region ?? 'us-east-1'
   const arns = new Set<string>()
   for (const [ref, where] of refs) {
-    if (/(^|:)alias\/aws\/s3$/.test(ref)) throw awsManaged(ref, where)
+    if (/(^|:)alias\/aws\/s3$/.test(ref)) {
+      managed(ref, where)
+      continue
+    }
     const keyRegion = /^arn:[^:]+:kms:([^:]+):/.exec(ref)?.[1] ?? region
     try {
       const info = await aws.kms(keyRegion).describeKey(ref)
-      if (info.keyManager === 'AWS') throw awsManaged(info.arn, where)
-      arns.add(info.arn)
+      if (info.keyManager === 'AWS') managed(info.arn, where)
+      else arns.add(info.arn)
     } catch (error) {
       // A key in another account may not be describable by this admin; a named ARN is still usable.
       if (error instanceof RemoteError && error.code === 'ACCESS_DENIED' && ref.startsWith('arn:')) {

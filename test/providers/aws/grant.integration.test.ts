@@ -195,6 +195,18 @@ describe('grant apply / revoke against moto', () => {
     expect(await policyOf(bucket)).toBeNull()
   })
 
+  it('revoke still removes the statements when the data has moved to the aws/s3 key since apply', async () => {
+    const {policy} = await seedBucket()
+    expect((await cli(['grant', 'apply', `s3://${bucket}`, '--principal', ROLE, '--yes'])).code).toBe(0)
+    await c.s3.send(
+      new PutBucketEncryptionCommand({Bucket: bucket, ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms'}}]}}),
+    )
+    const r = await cli(['grant', 'revoke', `s3://${bucket}`, '--principal', ROLE, '--yes', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/aws\/s3; it cannot carry grants/)
+    expect(await policyOf(bucket)).toEqual(policy)
+  })
+
   it('apply asks for confirmation and refuses to guess without a terminal', async () => {
     await seedBucket()
     const mark = moto.markLog()
