@@ -8,7 +8,7 @@ import type {Provider} from './types.js'
 
 const loaders: Record<ProviderId, (() => Promise<Provider>) | undefined> = {
   s3: async () => (await import('./aws/index.js')).awsProvider,
-  // TODO(issue 2 follow-up): GCS bucket IAM bindings and Azure role assignments use this same shape.
+  // Not built yet: GCS bucket IAM bindings and Azure role assignments plug in here, in the same shape.
   gs: undefined,
   az: undefined,
 }
