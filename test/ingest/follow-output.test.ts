@@ -155,7 +155,7 @@ describe('follow output (exact strings)', () => {
     ['finished with errors', 'finished', [{task: 't-3', type: 'upload', code: 'GE01', message: 'Upload failed'}], 6],
     ['failed', 'failed', [{task: 't-1', type: 'scan', code: 'SC01', message: 'Access denied'}], 6],
     ['finished with only warnings', 'finished', [], 0],
-  ] as const)('%s: errors printed as "<type>: <message> (<code>)", exit %i', async (_name, final, errors, exit) => {
+  ] as const)('%s (status %s, errors %j): printed as "<type>: <message> (<code>)", exit %i', async (_name, final, errors, exit) => {
     cluster = await startScriptedCluster({
       apiKey: KEY,
       steps: fullScript({final}),
