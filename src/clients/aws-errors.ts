@@ -9,6 +9,8 @@ export interface AwsErrorContext {
   doing: string
   profile?: string
   endpointUrl?: string
+  /** The credentials were given directly (an assumed role, the emulator's keys), not from a chain. */
+  explicitCredentials?: boolean
 }
 
 interface SdkErrorShape {
@@ -42,7 +44,7 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
   const code = awsErrorCode(error)
   const status = awsHttpStatus(error)
   const sysCode = (error as NodeJS.ErrnoException)?.code
-  const tried = credentialSourcesTried(ctx.profile, env)
+  const tried = ctx.explicitCredentials ? 'the credentials given to this command (an assumed role or explicit keys)' : credentialSourcesTried(ctx.profile, env)
   // Every AppError made here keeps the SDK error (as `cause`, never printed) and its code, so a
   // caller that must tell failures apart (the live check) can, without matching message text.
   const keep = {cause: error, data: {awsCode: code, httpStatus: status}}

@@ -154,7 +154,7 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
   const s3 = new s3sdk.S3Client({...base, forcePathStyle: Boolean(endpoint), followRegionRedirects: true})
   const sts = new stssdk.STSClient(base)
   const kmsClients = new Map<string, InstanceType<typeof kmssdk.KMSClient>>()
-  const errCtx = (doing: string) => ({doing, profile: options.profile, endpointUrl: endpoint})
+  const errCtx = (doing: string) => ({doing, profile: options.profile, endpointUrl: endpoint, explicitCredentials: Boolean(options.credentials)})
   const call = async <T>(doing: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()

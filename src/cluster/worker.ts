@@ -28,7 +28,7 @@ import {DEFAULT_HEADER_BYTES, readDicomHeader, type DicomTags} from './dicom-hea
 import {compileFilter} from '../core/glob.js'
 import {resolveHierarchy, safeLabel} from './hierarchy.js'
 import {sourceErrorCode, type SourceReader} from './source-reader.js'
-import {TransitionError, type FileRow, type Store} from './store.js'
+import {TransitionError, type AuditRow, type FileRow, type Store} from './store.js'
 import {csvLine, progressOf, reportOf, summaryOf, treeOf} from './views.js'
 
 export interface ClusterHooks {
@@ -577,15 +577,7 @@ export class Worker {
       this.store.tx(() => {
         this.store.updateFile(f.id, {upload_status: 'failed'})
         this.store.addIssue(id, {code: 'GE07', type: 'upload', message, fileId: f.id})
-        this.store.putAudit(id, f, {
-          src_path: f.src_path,
-          dst_path: this.fwPath(f.dst_path!),
-          status: 'failed',
-          existing: f.existing,
-          error_code: 'GE07',
-          error_message: message,
-          action_taken: 'none',
-        })
+        this.auditUpload(id, f, {status: 'failed', error_code: 'GE07', error_message: message, action_taken: 'none'})
       })
       return
     }
@@ -594,16 +586,13 @@ export class Worker {
       if (f.existing) {
         this.store.addIssue(id, {code: 'GE03', type: 'upload', message: `${f.src_path}: replaced ${this.fwPath(f.dst_path!)}`, fileId: f.id})
       }
-      this.store.putAudit(id, f, {
-        src_path: f.src_path,
-        dst_path: this.fwPath(f.dst_path!),
-        status: 'completed',
-        existing: f.existing,
-        error_code: '',
-        error_message: '',
-        action_taken: f.existing ? 'replaced' : 'uploaded',
-      })
+      this.auditUpload(id, f, {status: 'completed', error_code: '', error_message: '', action_taken: f.existing ? 'replaced' : 'uploaded'})
     })
+  }
+
+  /** The audit row of an upload attempt: where the file went, and how it ended. */
+  private auditUpload(id: string, f: FileRow, outcome: Pick<AuditRow, 'status' | 'error_code' | 'error_message' | 'action_taken'>): void {
+    this.store.putAudit(id, f, {src_path: f.src_path, dst_path: this.fwPath(f.dst_path!), existing: f.existing, ...outcome})
   }
 
   private async finalize(ctx: StageContext): Promise<void> {

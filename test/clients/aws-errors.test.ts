@@ -48,4 +48,13 @@ describe('classifyAwsError', () => {
   it('tells a missing IAM entity apart', () => {
     expect(classifyAwsError(sdkError('NoSuchEntity', 404), {doing: 'reading IAM role x'}, {}).code).toBe('NO_SUCH_ENTITY')
   })
+
+  it('says which credentials were rejected: the profile, the chain, or the ones given directly', () => {
+    const expired = sdkError('ExpiredToken', 400)
+    expect(classifyAwsError(expired, {doing: 'x', profile: 'admin'}, {}).message).toMatch(/profile "admin"/)
+    expect(classifyAwsError(expired, {doing: 'x'}, {}).message).toMatch(/environment variables/)
+    const given = classifyAwsError(expired, {doing: 'x', explicitCredentials: true}, {AWS_PROFILE: 'admin'})
+    expect(given).toMatchObject({code: 'EXPIRED_CREDENTIALS', message: /credentials given to this command/})
+    expect(given.message).not.toMatch(/profile "admin"/)
+  })
 })

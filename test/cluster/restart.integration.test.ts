@@ -75,19 +75,24 @@ async function expectComplete(api: ReturnType<typeof clusterApi>, id: string, da
   return done
 }
 
+/** A cluster that holds every `stage` file after the first `after` until it is stopped. */
+function startStallingCluster(dataDir: string, stage: 'scanning' | 'uploading', after: number) {
+  let passed = 0
+  return startCluster({
+    ...baseOptions(dataDir),
+    hooks: {
+      async beforeFile(event) {
+        if (event.stage === stage && ++passed > after) await new Promise((r) => event.signal.addEventListener('abort', r))
+      },
+    },
+  })
+}
+
 describe('restart mid-ingest', () => {
   it('stopped while scanning: the next start scans only what was left, each header once', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ig-restart-scan-'))
     const mark = moto.markLog()
-    let passed = 0
-    const first = await startCluster({
-      ...baseOptions(dataDir),
-      hooks: {
-        async beforeFile({stage, signal}) {
-          if (stage === 'scanning' && ++passed > 10) await new Promise((r) => signal.addEventListener('abort', r))
-        },
-      },
-    })
+    const first = await startStallingCluster(dataDir, 'scanning', 10)
     const api1 = clusterApi(first.url, KEY)
     const ing = await api1.create(src.url)
     await api1.call('POST', `/ingests/${ing.id}/start`)
@@ -113,15 +118,7 @@ describe('restart mid-ingest', () => {
   it('stopped while uploading: the next start copies only the files not yet copied', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ig-restart-upload-'))
     const mark = moto.markLog()
-    let passed = 0
-    const first = await startCluster({
-      ...baseOptions(dataDir),
-      hooks: {
-        async beforeFile({stage, signal}) {
-          if (stage === 'uploading' && ++passed > 7) await new Promise((r) => signal.addEventListener('abort', r))
-        },
-      },
-    })
+    const first = await startStallingCluster(dataDir, 'uploading', 7)
     const api1 = clusterApi(first.url, KEY)
     const ing = await api1.create(src.url)
     await api1.call('POST', `/ingests/${ing.id}/start`)

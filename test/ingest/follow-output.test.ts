@@ -54,6 +54,19 @@ const AFTER_REVIEW = [
   '',
 ]
 
+/** The end of a transcript that finishes with the one SC03 warning of REPORT_OK. */
+const FINISHED_WITH_WARNING = [
+  'Finished            [2024-05-01 10:01:28]',
+  '',
+  'Final report',
+  '',
+  'The following warnings happened:',
+  'scan: Zero byte file (SC03)',
+  '',
+  'Total elapsed time: 1m 27s',
+  '',
+]
+
 let cluster: ScriptedCluster | undefined
 afterEach(async () => {
   await cluster?.stop()
@@ -71,15 +84,7 @@ describe('follow output (exact strings)', () => {
         ...HEAD(cluster.url),
         ...UNTIL_REVIEW,
         ...AFTER_REVIEW,
-        'Finished            [2024-05-01 10:01:28]',
-        '',
-        'Final report',
-        '',
-        'The following warnings happened:',
-        'scan: Zero byte file (SC03)',
-        '',
-        'Total elapsed time: 1m 27s',
-        '',
+        ...FINISHED_WITH_WARNING,
       ].join('\n'),
     )
     expect(r.code).toBe(0)
@@ -95,15 +100,7 @@ describe('follow output (exact strings)', () => {
         '',
         'Confirm upload? (yes/no): ',
         ...AFTER_REVIEW.slice(1),
-        'Finished            [2024-05-01 10:01:28]',
-        '',
-        'Final report',
-        '',
-        'The following warnings happened:',
-        'scan: Zero byte file (SC03)',
-        '',
-        'Total elapsed time: 1m 27s',
-        '',
+        ...FINISHED_WITH_WARNING,
       ].join('\n'),
     )
     expect(r.code).toBe(0)
