@@ -27,8 +27,15 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeValue, string> = {
   68: 'Still running: the command detached from a long job; the resume command is printed.',
 }
 
+/**
+ * The neutral vocabulary of a failed call to a cloud's storage, set by each cloud's client
+ * classifier so that the check, the preflight and the reference cluster never read a cloud's codes.
+ */
+export type SourceErrorKind = 'access-denied' | 'not-found' | 'network' | 'throttled' | 'credentials' | 'unknown'
+
 export interface AppErrorOptions {
   suggestions?: string[]
+  kind?: SourceErrorKind
   cause?: unknown
   /** Extra structured data for --json (never secrets). */
   data?: Record<string, unknown>
@@ -39,6 +46,7 @@ export class AppError extends Error {
   readonly code: string
   readonly suggestions: string[]
   readonly data?: Record<string, unknown>
+  readonly kind?: SourceErrorKind
 
   constructor(code: string, message: string, exitCode: ExitCodeValue, opts: AppErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : {cause: opts.cause})
@@ -47,6 +55,7 @@ export class AppError extends Error {
     this.exitCode = exitCode
     this.suggestions = opts.suggestions ?? []
     this.data = opts.data
+    this.kind = opts.kind
   }
 }
 
