@@ -16,7 +16,8 @@ import type {IamStatement, StringOrList} from '../../../src/providers/aws/policy
 import {parsePolicyDocument} from '../../../src/providers/aws/policy/policy.js'
 import {AppError, ConfigError} from '../../../src/errors.js'
 import {type AwsGrantSpec, grantStatements, kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
-import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, shellQuote, yamlString} from '../../../src/providers/aws/render.js'
+import {shellQuote} from '../../../src/core/shell.js'
+import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, yamlString} from '../../../src/providers/aws/render.js'
 
 const require = createRequire(import.meta.url)
 const hcl = require('hcl2-parser') as {parseToObject(input: string): [unknown, unknown]}
