@@ -292,3 +292,40 @@ describe('messages read cleanly (items 7 and 13)', () => {
     expect(followed.stdout).not.toContain('ingest follow')
   })
 })
+
+describe('cluster serve refuses bad input before it starts (item 7)', () => {
+  const serveEnv = (home: string) => ingestEnv(home, {INGESTGATE_CLUSTER_API_KEY: 'serve-key-123'})
+
+  it.each([
+    ['a file', '/etc/passwd', 'Cannot use /etc/passwd as the data directory: it is a file, not a directory.'],
+    ['under a file', '/etc/passwd/cluster', 'Cannot use /etc/passwd/cluster as the data directory: /etc/passwd is a file, not a directory.'],
+    // Node 20's mkdirSync({recursive}) spins forever here: the run must end, with a clear error
+    ['under /proc', '/proc/ingestgate-cluster', 'Cannot use /proc/ingestgate-cluster as the data directory: cannot create /proc/ingestgate-cluster'],
+  ])('--data-dir %s: a clear configuration error (exit 3), not "Internal error"', async (_name, dir, message) => {
+    const r = await runCli(['cluster', 'serve', '--data-dir', dir], {env: serveEnv(isolatedHome()), timeoutMs: 15_000})
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(`Error: ${message}`)
+    expect(r.stderr).not.toContain('Internal error')
+    expect(r.stderr).toMatch(/→ Give --data-dir a directory/)
+    const j = await runCli(['cluster', 'serve', '--data-dir', dir, '--json'], {env: serveEnv(isolatedHome()), timeoutMs: 15_000})
+    expect(j.json).toMatchObject({status: 3, error: {code: 'BAD_DATA_DIR'}})
+  })
+
+  it('--host 0.0.0.0x says the host is invalid (not "pick another --port"), and creates nothing', async () => {
+    const home = isolatedHome()
+    const dataDir = join(home, 'cluster')
+    const r = await runCli(['cluster', 'serve', '--host', '0.0.0.0x', '--data-dir', dataDir], {env: serveEnv(home), timeoutMs: 15_000})
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('Error: --host "0.0.0.0x" is not an IP address (or localhost).')
+    expect(r.stderr).not.toMatch(/--port/)
+    expect(readdirSync(home)).toEqual([])
+  })
+
+  it('--host with an address that is not this machine\'s (TEST-NET-1) names the host, not the port', async () => {
+    const home = isolatedHome()
+    const r = await runCli(['cluster', 'serve', '--host', '192.0.2.1', '--data-dir', join(home, 'cluster')], {env: serveEnv(home), timeoutMs: 15_000})
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('--host "192.0.2.1" is not an address of this machine.')
+    expect(r.stderr).not.toMatch(/another --port/)
+  })
+})
