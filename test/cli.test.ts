@@ -1,5 +1,5 @@
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -170,5 +170,41 @@ describe('the build', () => {
     const quiet = oclif(buildEnv)
     expect(quiet.status).toBe(0)
     expect(quiet.stderr).not.toMatch(/update available/)
+  })
+})
+
+describe('the package', () => {
+  it('ships the docs its messages point to and the example site file; the packed files run on their own', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-pack-'))
+    // npm's own account of what goes into the tarball, and the tarball itself
+    const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], {cwd: ROOT, encoding: 'utf8', env: baseEnv(), stdio: ['ignore', 'pipe', 'ignore']}))
+    const files = new Set<string>(pack.files.map((f: {path: string}) => f.path))
+    const sources = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+    const named = new Set(sources('src').flatMap((f) => [...readFileSync(join(ROOT, f), 'utf8').matchAll(/docs\/[\w.-]+\.md/g)].map((m) => m[0])))
+    const readme = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((m) => m[1])
+    expect(named.size).toBeGreaterThan(0)
+    for (const doc of [...named, ...readme, 'docs/site.example.json']) expect(files.has(doc), doc).toBe(true)
+
+    // unpacked as `npm install` would, with this checkout's dependencies: the site example loads
+    execFileSync('tar', ['-xzf', join(out, pack.filename), '-C', out])
+    const installed = join(out, 'package')
+    symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'))
+    const r = spawnSync(process.execPath, [join(installed, 'bin/run.js'), 'grant', 'render', 's3://acme-imaging/dicom', '--site', join(installed, 'docs/site.example.json'), '--json'], {
+      cwd: out,
+      env: baseEnv(),
+      encoding: 'utf8',
+    })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).result.documents.bucketPolicyStatements[0].Principal).toEqual({AWS: 'arn:aws:iam::111122223333:role/ingest'})
+  }, 60_000)
+
+  it('docs/site.example.json is valid against schemas/site.schema.json and uses every section', async () => {
+    const {default: Ajv} = await import('ajv')
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schemas/site.schema.json'), 'utf8'))
+    const example = JSON.parse(readFileSync(join(ROOT, 'docs/site.example.json'), 'utf8'))
+    const validate = new Ajv.default({allErrors: true, strict: true}).compile(schema)
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
+    expect(Object.keys(example).sort()).toEqual(['$schema', ...Object.keys(schema.properties).filter((k) => k !== '$schema')].sort())
   })
 })
