@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../ingest/command.js'
+import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../cli/ingest-command.js'
 import {reviewIngest, type ReviewResult} from '../../ingest/service.js'
 
 export default class IngestReview extends IngestCommand<ReviewResult> {

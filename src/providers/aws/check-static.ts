@@ -5,7 +5,7 @@
  * use, and the principal's identity policies when it is in the same account), then let the pure
  * core decide each operation. A document that cannot be read makes its rows unknown, never a crash.
  */
-import type {AwsClients, ObjectEncryption} from '../../clients/aws.js'
+import type {AwsClients, ObjectEncryption, PublicAccessBlock} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {
   decideDecrypt,
@@ -21,15 +21,16 @@ import {
   type RemedyContext,
   type S3Facts,
   type StaticDecision,
-} from '../../core/iam/access.js'
-import type {NamedPolicy} from '../../core/iam/evaluate.js'
-import {findPublicStatements, findStaleUniqueIds, parsePolicyDocument} from '../../core/iam/policy.js'
-import type {IamPolicy} from '../../core/iam/types.js'
+} from './policy/access.js'
+import type {NamedPolicy} from './policy/evaluate.js'
+import {findPublicStatements, findStaleUniqueIds, parsePolicyDocument} from './policy/policy.js'
+import type {IamPolicy} from './policy/types.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
-import type {CheckRow, Finding, OperationId} from '../../core/verdict.js'
+import type {CheckRow, Finding} from '../../core/verdict.js'
 import {AppError, RemoteError} from '../../errors.js'
-import type {CheckOptions, GrantRequest} from '../types.js'
-import type {CheckPrincipal} from './check-common.js'
+import type {CheckOptions} from '../types.js'
+import type {AwsRequest} from './options.js'
+import type {AwsOperationId, CheckPrincipal} from './check-common.js'
 
 /** An object the static layer sampled, with its encryption, for the live layer to probe too. */
 export interface SampledObject {
@@ -59,7 +60,9 @@ function isDenied(error: unknown): boolean {
 }
 
 /** Run a read; an access denial (or any failure) becomes data instead of an exception. */
-async function settle<T>(p: Promise<T>): Promise<{ok: true; value: T} | {ok: false; error: unknown}> {
+type Settled<T> = {ok: true; value: T} | {ok: false; error: unknown}
+
+async function settle<T>(p: Promise<T>): Promise<Settled<T>> {
   try {
     return {ok: true, value: await p}
   } catch (error) {
@@ -182,8 +185,75 @@ async function readKey(aws: AwsClients, ref: string, region: string, owner: stri
   return facts
 }
 
-function row(operation: OperationId, resource: string, d: StaticDecision): CheckRow {
+function row(operation: AwsOperationId, resource: string, d: StaticDecision): CheckRow {
   return {operation, resource, layer: 'static', outcome: d.outcome, code: d.code, cause: d.cause, decidedBy: d.decidedBy, remedy: d.remedy}
+}
+
+/** The bucket policy as the evaluator sees it (unreadable and malformed are findings, never "no policy"). */
+function bucketPolicyState(policyRead: Settled<string | null>, bucket: string, findings: Finding[]): DocState {
+  const bucketUrl = `s3://${bucket}`
+  if (!policyRead.ok) {
+    findings.push({code: 'bucket-policy-unreadable', severity: 'warning', message: `The bucket policy of ${bucket} cannot be read: ${why(policyRead.error)}`, resource: bucketUrl})
+    return {state: 'unreadable', reason: why(policyRead.error)}
+  }
+  if (policyRead.value === null) return {state: 'absent'}
+  try {
+    return {state: 'ok', policy: parsePolicyDocument(policyRead.value, `the bucket policy of ${bucket}`)}
+  } catch (error) {
+    const reason = why(error).replace(/^the bucket policy of [^:]+: /, '').replace(/\.$/, '')
+    findings.push({
+      code: 'malformed-bucket-policy',
+      severity: 'error',
+      message: `The bucket policy of ${bucket} is stored but cannot be evaluated: ${reason}.`,
+      resource: bucketUrl,
+      remedy: `Fix the bucket policy of ${bucket} (S3 console: Permissions > Bucket policy); AWS reads it in ways this check cannot be sure of.`,
+    })
+    return {state: 'malformed', reason}
+  }
+}
+
+/** Block Public Access: RestrictPublicBuckets with a public statement cuts off every cross-account call. */
+function publicAccessFacts(
+  pabRead: Settled<PublicAccessBlock | null>,
+  bucketPolicy: DocState,
+  bucket: string,
+  sameAccount: boolean,
+  findings: Finding[],
+): S3Facts['restrictPublicBuckets'] {
+  const bucketUrl = `s3://${bucket}`
+  if (!pabRead.ok) {
+    findings.push({code: 'public-access-block-unreadable', severity: 'warning', message: `Block Public Access of ${bucket} cannot be read: ${why(pabRead.error)}`, resource: bucketUrl})
+    return undefined
+  }
+  if (bucketPolicy.state !== 'ok') return undefined
+  const publicOnes = findPublicStatements(bucketPolicy.policy).map((s) => (s.sid ? `"${s.sid}" (#${s.index})` : `#${s.index}`))
+  if (!pabRead.value?.RestrictPublicBuckets || publicOnes.length === 0) return undefined
+  findings.push({
+    code: 'restrict-public-buckets',
+    severity: sameAccount ? 'info' : 'error',
+    message: `RestrictPublicBuckets is on and the bucket policy has public statements (${publicOnes.join(', ')}): while they exist S3 refuses every cross-account request${sameAccount ? ' (the principal is in the bucket\'s account, so it is not affected)' : ', the ingest role\'s included'}.`,
+    resource: bucketUrl,
+    remedy: 'Restrict or remove the public statements, or turn RestrictPublicBuckets off.',
+  })
+  return {statements: publicOnes}
+}
+
+/** Object Ownership other than BucketOwnerEnforced: objects of other accounts stay theirs. */
+function ownershipFinding(ownershipRead: Settled<string | null>, bucket: string, findings: Finding[]): void {
+  const bucketUrl = `s3://${bucket}`
+  if (!ownershipRead.ok) {
+    findings.push({code: 'ownership-unreadable', severity: 'info', message: `Object Ownership of ${bucket} cannot be read: ${why(ownershipRead.error)}`, resource: bucketUrl})
+    return
+  }
+  const ownership = ownershipRead.value
+  if (ownership === 'BucketOwnerEnforced') return
+  findings.push({
+    code: 'object-ownership',
+    severity: 'warning',
+    message: `Object Ownership of ${bucket} is ${ownership ?? 'not set (ObjectWriter)'}: objects uploaded by other accounts stay theirs, and the bucket policy cannot grant them.`,
+    resource: bucketUrl,
+    remedy: `aws s3api put-bucket-ownership-controls --bucket ${bucket} --ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]' (the live layer's sampled reads confirm access object by object)`,
+  })
 }
 
 /**
@@ -192,13 +262,13 @@ function row(operation: OperationId, resource: string, d: StaticDecision): Check
  */
 export async function runStaticLayer(
   ctx: AppContext,
-  req: GrantRequest,
+  req: AwsRequest,
   opts: CheckOptions,
   principal: CheckPrincipal,
   remedies: RemedyContext,
 ): Promise<StaticOutcome> {
   const {bucket, prefix} = req.source
-  const aws = await ctx.aws(req.cloud)
+  const aws = await ctx.clients.aws(req.options.cloud)
   const me = await aws.callerIdentity()
   const owner = me.account
   let region: string | undefined
@@ -230,62 +300,9 @@ export async function runStaticLayer(
   ])
   for (const r of [policyRead, pabRead, ownershipRead, defaultKeysRead, listingRead]) if (!r.ok && fatal(r.error)) throw r.error
 
-  // The bucket policy.
-  let bucketPolicy: DocState
-  if (!policyRead.ok) {
-    bucketPolicy = {state: 'unreadable', reason: why(policyRead.error)}
-    findings.push({code: 'bucket-policy-unreadable', severity: 'warning', message: `The bucket policy of ${bucket} cannot be read: ${why(policyRead.error)}`, resource: bucketUrl})
-  } else if (policyRead.value === null) {
-    bucketPolicy = {state: 'absent'}
-  } else {
-    try {
-      bucketPolicy = {state: 'ok', policy: parsePolicyDocument(policyRead.value, `the bucket policy of ${bucket}`)}
-    } catch (error) {
-      const reason = why(error).replace(/^the bucket policy of [^:]+: /, '').replace(/\.$/, '')
-      bucketPolicy = {state: 'malformed', reason}
-      findings.push({
-        code: 'malformed-bucket-policy',
-        severity: 'error',
-        message: `The bucket policy of ${bucket} is stored but cannot be evaluated: ${reason}.`,
-        resource: bucketUrl,
-        remedy: `Fix the bucket policy of ${bucket} (S3 console: Permissions > Bucket policy); AWS reads it in ways this check cannot be sure of.`,
-      })
-    }
-  }
-
-  // Block Public Access.
-  let restrictPublicBuckets: S3Facts['restrictPublicBuckets']
-  if (!pabRead.ok) {
-    findings.push({code: 'public-access-block-unreadable', severity: 'warning', message: `Block Public Access of ${bucket} cannot be read: ${why(pabRead.error)}`, resource: bucketUrl})
-  } else if (bucketPolicy.state === 'ok') {
-    const publicOnes = findPublicStatements(bucketPolicy.policy).map((s) => (s.sid ? `"${s.sid}" (#${s.index})` : `#${s.index}`))
-    if (pabRead.value?.RestrictPublicBuckets && publicOnes.length > 0) {
-      restrictPublicBuckets = {statements: publicOnes}
-      findings.push({
-        code: 'restrict-public-buckets',
-        severity: sameAccount ? 'info' : 'error',
-        message: `RestrictPublicBuckets is on and the bucket policy has public statements (${publicOnes.join(', ')}): while they exist S3 refuses every cross-account request${sameAccount ? ' (the principal is in the bucket\'s account, so it is not affected)' : ', the ingest role\'s included'}.`,
-        resource: bucketUrl,
-        remedy: 'Restrict or remove the public statements, or turn RestrictPublicBuckets off.',
-      })
-    }
-  }
-
-  // Object Ownership.
-  if (ownershipRead.ok) {
-    const ownership = ownershipRead.value
-    if (ownership !== 'BucketOwnerEnforced') {
-      findings.push({
-        code: 'object-ownership',
-        severity: 'warning',
-        message: `Object Ownership of ${bucket} is ${ownership ?? 'not set (ObjectWriter)'}: objects uploaded by other accounts stay theirs, and the bucket policy cannot grant them.`,
-        resource: bucketUrl,
-        remedy: `aws s3api put-bucket-ownership-controls --bucket ${bucket} --ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]' (the live layer's sampled reads confirm access object by object)`,
-      })
-    }
-  } else {
-    findings.push({code: 'ownership-unreadable', severity: 'info', message: `Object Ownership of ${bucket} cannot be read: ${why(ownershipRead.error)}`, resource: bucketUrl})
-  }
+  const bucketPolicy = bucketPolicyState(policyRead, bucket, findings)
+  const restrictPublicBuckets = publicAccessFacts(pabRead, bucketPolicy, bucket, sameAccount, findings)
+  ownershipFinding(ownershipRead, bucket, findings)
 
   // The stale ids and hand-written mistakes.
   const facts: S3Facts = {
@@ -342,7 +359,7 @@ export async function runStaticLayer(
 
   // KMS keys in use: --kms-key, default encryption, the sample.
   const keyObjects = new Map<string, SampledObject | undefined>()
-  for (const k of req.kmsKeys) keyObjects.set(k, undefined)
+  for (const k of req.options.kmsKeys) keyObjects.set(k, undefined)
   if (defaultKeysRead.ok) {
     for (const k of defaultKeysRead.value) if (!keyObjects.has(k)) keyObjects.set(k, undefined)
   } else {
@@ -360,7 +377,7 @@ export async function runStaticLayer(
   const bucketArn = s3BucketArn(principal.partition, bucket)
   const keyFacts = await Promise.all(
     [...keyObjects].map(([ref, o]) =>
-      readKey(aws, ref, region ?? req.cloud.region ?? aws.options.region ?? 'us-east-1', owner, o ? {'aws:s3:arn': o.encryption?.bucketKeyEnabled ? bucketArn : `${bucketArn}/${o.key}`} : undefined),
+      readKey(aws, ref, region ?? req.options.cloud.region ?? aws.options.region ?? 'us-east-1', owner, o ? {'aws:s3:arn': o.encryption?.bucketKeyEnabled ? bucketArn : `${bucketArn}/${o.key}`} : undefined),
     ),
   )
   // One key may be reached by several references (alias, id, ARN): one row per key.
@@ -393,7 +410,22 @@ export async function runStaticLayer(
       rows.push(row('get-attributes', resource, decideS3('get-attributes', facts, remedies, o.key)))
     }
   }
-  if (byArn.size === 0) {
+  // Decrypt can only be said "not needed" when every sampled object's encryption was seen.
+  if (unreadableHeads.length > 0) {
+    const first = unreadableHeads[0]
+    rows.push({
+      operation: 'decrypt',
+      resource: sourceUrl,
+      layer: 'static',
+      outcome: 'unknown',
+      code: 'encryption-unreadable',
+      cause: `the encryption of ${unreadableHeads.length} of ${sample.length} sampled object(s) cannot be read (${first.r.ok ? '' : why(first.r.error)}), so the KMS keys they use, if any, are not known`,
+      decidedBy: [`HeadObject s3://${bucket}/${first.o.key}`],
+      remedy: `Name their keys with --kms-key ARN, or prove decryption as the principal: ${remedies.checkLive}`,
+    })
+  } else if (byArn.size === 0 && !defaultKeysRead.ok) {
+    rows.push({operation: 'decrypt', resource: sourceUrl, layer: 'static', outcome: 'unknown', code: 'encryption-unreadable', cause: `no sampled object is SSE-KMS, but the default encryption cannot be read (${why(defaultKeysRead.error)})`, decidedBy: ['GetBucketEncryption'], remedy: `Name the default key with --kms-key ARN, or prove decryption as the principal: ${remedies.checkLive}`})
+  } else if (byArn.size === 0) {
     rows.push({operation: 'decrypt', resource: sourceUrl, layer: 'static', outcome: 'skip', code: 'no-kms', cause: 'no KMS key in use: no sampled object is SSE-KMS and the default encryption uses no KMS key', decidedBy: [], remedy: ''})
   }
   for (const [id, {facts: kf}] of byArn) {
