@@ -271,7 +271,7 @@ export async function abortIngest(
   if (!opts.yes) {
     const answer = await s.ask('Are you sure you want to abort the ingest?')
     if (answer === undefined) {
-      throw new ConfigError('CONFIRMATION_REQUIRED', 'Aborting an ingest needs confirmation, and no answer could be read (no terminal, and stdin gave none). Nothing was aborted.', {
+      throw new ConfigError('CONFIRMATION_REQUIRED', 'Aborting an ingest needs confirmation, and no answer could be read (stdin is closed, or not a terminal). Nothing was aborted.', {
         suggestions: [`Re-run with -y to abort without asking: ${[s.bin, 'ingest', 'abort', ref.url, '-y'].map(shellQuote).join(' ')}`],
       })
     }
