@@ -241,15 +241,15 @@ function listenError(host: string, port: number, error: NodeJS.ErrnoException): 
   const where = `${host}:${port}`
   switch (error.code) {
     case 'EADDRINUSE':
-      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where}: the port is in use.`, {suggestions: ['Pick another --port, or 0 for any free port.']})
+      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EADDRINUSE): the port is in use.`, {suggestions: ['Pick another --port, or 0 for any free port.']})
     case 'EACCES':
-      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where}: not allowed (ports below 1024 need privileges).`, {
+      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EACCES): not allowed (ports below 1024 need privileges).`, {
         suggestions: ['Pick a --port of 1024 or more, or 0 for any free port.'],
       })
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new ConfigError('BAD_HOST', `Cannot listen on ${where}: --host "${host}" is not an address of this machine.`, {
+      return new ConfigError('BAD_HOST', `Cannot listen on ${where} (${error.code}): --host "${host}" is not an address of this machine.`, {
         suggestions: ['Give an address of this machine: 127.0.0.1 (the default), ::1, or 0.0.0.0 for every interface.'],
       })
     default:

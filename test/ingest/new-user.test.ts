@@ -325,7 +325,7 @@ describe('cluster serve refuses bad input before it starts (item 7)', () => {
     const home = isolatedHome()
     const r = await runCli(['cluster', 'serve', '--host', '192.0.2.1', '--data-dir', join(home, 'cluster')], {env: serveEnv(home), timeoutMs: 15_000})
     expect(r.code).toBe(3)
-    expect(r.stderr).toContain('--host "192.0.2.1" is not an address of this machine.')
+    expect(r.stderr).toContain('Error: Cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL): --host "192.0.2.1" is not an address of this machine.')
     expect(r.stderr).not.toMatch(/another --port/)
   })
 })
