@@ -30,6 +30,7 @@ import type {CheckRow, Finding} from '../../core/verdict.js'
 import {AppError, RemoteError} from '../../errors.js'
 import type {CheckOptions} from '../types.js'
 import type {AwsRequest} from './options.js'
+import {bucketOwnerView} from './bucket-owner.js'
 import type {AwsOperationId, CheckPrincipal} from './check-common.js'
 
 /** An object the static layer sampled, with its encryption, for the live layer to probe too. */
@@ -269,22 +270,8 @@ export async function runStaticLayer(
 ): Promise<StaticOutcome> {
   const {bucket, prefix} = req.source
   const aws = await ctx.clients.aws(req.options.cloud)
-  const me = await aws.callerIdentity()
-  const owner = me.account
-  let region: string | undefined
-  try {
-    region = (await aws.s3.headBucket(bucket, owner)).region
-  } catch (error) {
-    if (isDenied(error)) {
-      throw new RemoteError('NOT_BUCKET_OWNER', `Bucket ${bucket} is not in account ${owner} (the account of ${me.arn}), or that identity may not read it: the static layer needs the bucket owner's view.`, {
-        suggestions: [
-          `Run as an administrator of the account that owns ${bucket} (--profile NAME).`,
-          'As the ingest principal (vendor support), run only the live layer: --live --no-static.',
-        ],
-      })
-    }
-    throw error
-  }
+  const me = await bucketOwnerView(aws, bucket, ['The static layer needs the bucket owner\'s view; as the ingest principal (vendor support), run only the live layer: --live --no-static.'])
+  const {owner, region} = me
   const findings: Finding[] = []
   const sourceUrl = req.source.url
   const bucketUrl = `s3://${bucket}`
