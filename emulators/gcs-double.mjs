@@ -66,11 +66,13 @@ export const ROLE_PERMISSIONS = {
   ],
   'roles/storage.legacyObjectReader': ['storage.objects.get'],
   'roles/storage.legacyObjectOwner': ['storage.objects.get', 'storage.objects.update', 'storage.objects.getIamPolicy', 'storage.objects.setIamPolicy'],
-  'roles/viewer': ['storage.buckets.get', 'storage.buckets.list', ...OBJ_READ],
-  'roles/editor': ['storage.buckets.get', 'storage.buckets.list', 'storage.buckets.update', 'storage.buckets.create', 'storage.buckets.delete', ...OBJ_READ, ...OBJ_WRITE],
+  // Basic roles: bucket permissions only; objects reach project members through the convenience
+  // members (projectOwner: ...) on the legacy roles of each bucket's default policy.
+  'roles/viewer': ['storage.buckets.get', 'storage.buckets.list'],
+  'roles/editor': ['storage.buckets.get', 'storage.buckets.list', 'storage.buckets.update', 'storage.buckets.create', 'storage.buckets.delete'],
   'roles/owner': [
     'storage.buckets.get', 'storage.buckets.list', 'storage.buckets.update', 'storage.buckets.create', 'storage.buckets.delete',
-    'storage.buckets.getIamPolicy', 'storage.buckets.setIamPolicy', ...OBJ_READ, ...OBJ_WRITE,
+    'storage.buckets.getIamPolicy', 'storage.buckets.setIamPolicy',
   ],
 }
 
