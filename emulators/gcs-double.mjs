@@ -561,7 +561,10 @@ export async function startGcsDouble(options = {}) {
 
     if (path === '/tokeninfo') {
       log.op = 'oauth2.tokeninfo'
-      const token = url.searchParams.get('access_token') ?? ''
+      // google-auth-library POSTs with the token as a bearer; the documented form is ?access_token=.
+      const form = req.method === 'POST' ? new URLSearchParams((await readBody(req)).toString('utf8')) : new URLSearchParams()
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]
+      const token = url.searchParams.get('access_token') ?? form.get('access_token') ?? bearer ?? ''
       const member = tokens.get(token)
       if (!member) return send(res, 400, {error: 'invalid_token', error_description: 'Invalid Value'})
       const email = member.replace(/^[a-zA-Z]+:/, '')

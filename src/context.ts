@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws.js'
+import type {GcpClientOptions, GcpClients} from './clients/gcp.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
 
@@ -20,6 +21,7 @@ export interface AppContext {
   /** Ask a yes/no question on stderr; throws when there is no terminal to ask on. */
   confirm(question: string): Promise<boolean>
   aws(options: AwsClientOptions): Promise<AwsClients>
+  gcp(options: GcpClientOptions): Promise<GcpClients>
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -55,6 +57,10 @@ export function createContext(overrides: Partial<AppContext> & {quiet?: boolean}
     async aws(options) {
       const {createAwsClients} = await import('./clients/aws.js')
       return createAwsClients(options, env)
+    },
+    async gcp(options) {
+      const {createGcpClients} = await import('./clients/gcp.js')
+      return createGcpClients(options, env)
     },
     ...overrides,
   }
