@@ -138,7 +138,11 @@ export async function createGcpClients(options: GcpClientOptions, env: NodeJS.Pr
   return {
     credentialSource,
     async identity() {
-      if (options.impersonate) return options.impersonate
+      // Minting the impersonated token proves the impersonation works (or throws why it does not).
+      if (options.impersonate) {
+        await token()
+        return options.impersonate
+      }
       const c = await base()
       if (!envToken && googleAuth) {
         try {
