@@ -20,6 +20,11 @@ export interface AppContext {
   stateDir: string
   /** Ask a yes/no question on stderr; throws when there is no terminal to ask on. */
   confirm(question: string): Promise<boolean>
+  /** One lazy client factory per cloud; each imports its SDK on first call. */
+  clients: CloudClients
+}
+
+export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
   gcp(options: GcpClientOptions): Promise<GcpClients>
 }
@@ -45,7 +50,10 @@ async function ttyConfirm(question: string, ui: Ui): Promise<boolean> {
   }
 }
 
-export function createContext(overrides: Partial<AppContext> & {quiet?: boolean} = {}): AppContext {
+/** Overrides for tests: any field, and any subset of the client factories (the others stay real). */
+export type ContextOverrides = Partial<Omit<AppContext, 'clients'>> & {clients?: Partial<CloudClients>; quiet?: boolean}
+
+export function createContext(overrides: ContextOverrides = {}): AppContext {
   const env = overrides.env ?? process.env
   const ui = overrides.ui ?? createUi(process.stdout, process.stderr, env, overrides.quiet)
   return {
@@ -54,14 +62,17 @@ export function createContext(overrides: Partial<AppContext> & {quiet?: boolean}
     now: () => new Date(),
     stateDir: defaultStateDir(env),
     confirm: (q) => ttyConfirm(q, ui),
-    async aws(options) {
-      const {createAwsClients} = await import('./clients/aws.js')
-      return createAwsClients(options, env)
-    },
-    async gcp(options) {
-      const {createGcpClients} = await import('./clients/gcp.js')
-      return createGcpClients(options, env)
-    },
     ...overrides,
+    clients: {
+      async aws(options) {
+        const {createAwsClients} = await import('./clients/aws.js')
+        return createAwsClients(options, env)
+      },
+      async gcp(options) {
+        const {createGcpClients} = await import('./clients/gcp.js')
+        return createGcpClients(options, env)
+      },
+      ...overrides.clients,
+    },
   }
 }

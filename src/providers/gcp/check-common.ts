@@ -1,12 +1,11 @@
 /** What the static and live layers of the GCS check share: operation ids, resources, remedies. */
-import type {CheckRow, OperationId} from '../../core/verdict.js'
+import type {CheckRow} from '../../core/verdict.js'
 import {directoryPrefix, type Source} from '../../source.js'
-import type {OperationSpec} from '../types.js'
 import type {GcpOptions} from './options.js'
 import {clusterUrl} from './render.js'
 
 /** The walker's calls, in reading order, with the permission each needs. */
-export const GCP_OPERATIONS: readonly (OperationSpec & {permission: string; call: string})[] = [
+export const GCP_OPERATIONS: readonly {id: string; label: string; permission: string; call: string}[] = [
   {id: 'bucket-metadata', label: 'bucket metadata', permission: 'storage.buckets.get', call: 'buckets.get'},
   {id: 'list', label: 'list', permission: 'storage.objects.list', call: 'objects.list'},
   {id: 'get', label: 'get', permission: 'storage.objects.get', call: 'objects.get'},
@@ -20,7 +19,7 @@ export function permissionOf(op: GcpOperation): string {
 
 /** A check row; the operation ids are this cloud's (verdict rows carry them as strings). */
 export function row(operation: GcpOperation, r: Omit<CheckRow, 'operation'>): CheckRow {
-  return {operation: operation as OperationId, ...r}
+  return {operation, ...r}
 }
 
 export function resources(source: Source) {

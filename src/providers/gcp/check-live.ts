@@ -115,7 +115,7 @@ export async function runGcpLive(
   const bucket = req.source.bucket
   const res = resources(req.source)
   const remedies = remedyCommands(req.source, member, req.options)
-  const gcp = await ctx.gcp(principalClientOptions(req.options, email))
+  const gcp = await ctx.clients.gcp(principalClientOptions(req.options, email))
   const findings: Finding[] = []
   const identity = await verifyIdentity(gcp, email, findings, remedies.checkLive)
 

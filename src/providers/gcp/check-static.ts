@@ -27,7 +27,7 @@ export interface StaticOutcome {
 
 /** Run the static layer. Throws only when it cannot run at all (no credentials, no bucket). */
 export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions>, opts: CheckOptions, member: string): Promise<StaticOutcome> {
-  const gcp = await ctx.gcp(operatorClientOptions(req.options))
+  const gcp = await ctx.clients.gcp(operatorClientOptions(req.options))
   const bucket = req.source.bucket
   const res = resources(req.source)
   const remedies = remedyCommands(req.source, member, req.options)

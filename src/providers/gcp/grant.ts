@@ -145,7 +145,7 @@ async function plan(ctx: AppContext, req: GrantRequest<GcpOptions>, verb: 'apply
   const {member} = parseMember(req.principal)
   const bucket = req.source.bucket
   const dirPrefix = directoryPrefix(req.source)
-  const gcp = await ctx.gcp(operatorClientOptions(req.options))
+  const gcp = await ctx.clients.gcp(operatorClientOptions(req.options))
   let info
   try {
     info = await gcp.getBucket(bucket)

@@ -12,7 +12,7 @@ export const gcpProvider: Provider<GcpOptions> = {
   cloudName: 'GCP',
   principalNoun: 'service-account member, e.g. serviceAccount:ingest@vendor-project.iam.gserviceaccount.com',
   renderFormats: GCP_RENDER_FORMATS,
-  operations: GCP_OPERATIONS.map(({id, label}) => ({id, label})),
+  operations: GCP_OPERATIONS.map((o) => o.id),
   principalFromSite: (site) => site.gcp?.principal,
   readOptions: (input) => readGcpOptions(input),
   validatePrincipal: (principal) => void parseMember(principal),

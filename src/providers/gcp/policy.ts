@@ -6,8 +6,9 @@
  * it when missing; revoke removes the member from exactly those bindings and drops a binding only
  * when it is left without members. Every other binding, member and field stays as it was.
  */
-import type {IamPolicy} from '../../core/iam/types.js'
-import {diffPolicies} from '../../core/iam/policy.js'
+// The line diff is pure and cloud-neutral; it lives with the S3 policy code for now.
+import {diffPolicies} from '../aws/policy/policy.js'
+import type {IamPolicy} from '../aws/policy/types.js'
 import {type IamCondition, prefixCondition, sameCondition} from './conditions.js'
 import {GRANTED_ROLES} from './roles.js'
 

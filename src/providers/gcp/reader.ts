@@ -15,8 +15,8 @@ export async function openGcpReader(ctx: AppContext, source: Source, options: Gc
   const dir = directoryPrefix(source)
   // The cluster reads as the walker does: no billing project.
   const clientOptions = as === 'operator' ? operatorClientOptions(options) : {...operatorClientOptions(options), project: undefined}
-  let clients: ReturnType<AppContext['gcp']> | undefined
-  const gcp = () => (clients ??= ctx.gcp(clientOptions))
+  let clients: ReturnType<AppContext['clients']['gcp']> | undefined
+  const gcp = () => (clients ??= ctx.clients.gcp(clientOptions))
   return {
     url: clusterUrl(source),
     listPage: async (token) => (await gcp()).listPage(source.bucket, dir, token, 1000),

@@ -131,10 +131,10 @@ describe('GCP provider on the double', () => {
     const {ctx, req} = request(`gs://${bucket}/dicom`, {'impersonate-principal': true})
     const before = await gcpProvider.check(ctx, req, {...CHECK, live: true})
     expect(before.ok).toBe(false)
-    const meta = before.operations.find((o) => o.operation === 'bucket-metadata' && o.layer === 'static')!
+    const meta = before.operations.find((o) => (o.operation as string) === 'bucket-metadata' && o.layer === 'static')!
     expect(meta).toMatchObject({outcome: 'fail', resource: `gs://${bucket}`})
     expect(meta.cause).toMatch(/objectViewer alone lacks it/)
-    expect(before.operations.find((o) => o.operation === 'bucket-metadata' && o.layer === 'live')).toMatchObject({outcome: 'fail', code: 'access-denied'})
+    expect(before.operations.find((o) => (o.operation as string) === 'bucket-metadata' && o.layer === 'live')).toMatchObject({outcome: 'fail', code: 'access-denied'})
     expect(before.identities.live).toBe(INGEST_EMAIL)
 
     double.setPolicy(bucket, double.getPolicy(bucket).bindings.filter((b) => !b.members.includes(INGEST_MEMBER)), 1)
