@@ -125,7 +125,7 @@ export function gcpError(error: unknown, what: string): AppError {
     case 'no-such-bucket':
       return new RemoteError('NO_SUCH_BUCKET', `The bucket does not exist (${what})${status}.`, opts(['Check the bucket name in the source URL (gcloud storage ls shows the buckets of a project).']))
     case 'requester-pays':
-      return new RemoteError('REQUESTER_PAYS', `The bucket is requester-pays: ${what} needs a billing project${status}.`, opts(['Pass --project BILLING_PROJECT (you need serviceusage.services.use on it).']))
+      return new RemoteError('REQUESTER_PAYS', `The bucket is requester-pays: ${what} needs a billing project${status}.`, opts(['Pass --billing-project PROJECT_ID (you need serviceusage.services.use on it).']))
     case 'access-denied':
       return new RemoteError('ACCESS_DENIED', `Access denied ${what}${status}: ${g.message}`, opts([
         g.permission ? `The caller lacks ${g.permission}; a role that has it on the bucket is needed.` : 'Check the caller\'s roles on the bucket.',

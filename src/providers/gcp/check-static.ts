@@ -51,7 +51,7 @@ export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions
     sample = spreadSample(page.objects, opts.sample)
   } catch (error) {
     if (!(error instanceof AppError) || (error.kind !== 'access-denied' && error.code !== 'REQUESTER_PAYS')) throw error
-    listProblem = error.code === 'REQUESTER_PAYS' ? 'the bucket is requester-pays and no --project was given to list it' : 'your credentials may not list the objects, so none could be sampled'
+    listProblem = error.code === 'REQUESTER_PAYS' ? 'the bucket is requester-pays and no --billing-project was given to list it' : 'your credentials may not list the objects, so none could be sampled'
   }
 
   // Findings about settings that decide more than one row.

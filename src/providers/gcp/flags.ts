@@ -13,8 +13,8 @@ const impersonate = Flags.string({
   helpValue: 'EMAIL',
   helpGroup: heading,
 })
-const project = Flags.string({
-  description: 'Billing/quota project for calls that need one (requester-pays buckets): sent as userProject.',
+const billingProject = Flags.string({
+  description: 'Billing project for calls that need one (requester-pays buckets), as gcloud --billing-project: sent as userProject.',
   helpValue: 'PROJECT_ID',
   helpGroup: heading,
 })
@@ -26,12 +26,12 @@ const endpoint = Flags.string({
 
 export const gcpFlags: ProviderFlagSet = {
   heading,
-  cloud: {'impersonate-service-account': impersonate, project, 'endpoint-url': endpoint},
+  cloud: {'impersonate-service-account': impersonate, 'billing-project': billingProject, 'endpoint-url': endpoint},
   live: {
     'impersonate-principal': Flags.boolean({
       description: 'gs://: run the live layer as the ingest service account by impersonating it with your credentials (needs roles/iam.serviceAccountTokenCreator on it). Without it the live layer runs with the ambient credentials, which must be the principal.',
       helpGroup: heading,
     }),
   },
-  cluster: {'impersonate-service-account': impersonate, project, 'endpoint-url': endpoint},
+  cluster: {'impersonate-service-account': impersonate, 'billing-project': billingProject, 'endpoint-url': endpoint},
 }

@@ -67,10 +67,10 @@ export function readGcpOptions(input: OptionInput): GcpOptions {
       })
     }
   }
-  const project = str('project')
+  const project = str('billing-project')
   if (project) {
     if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(project) && !/^[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(project)) {
-      throw new ConfigError('BAD_PROJECT', `--project "${project}" is not a GCP project id.`, {suggestions: ['A project id is 6 to 30 lower-case letters, digits and hyphens, e.g. customer-billing.']})
+      throw new ConfigError('BAD_PROJECT', `--billing-project "${project}" is not a GCP project id.`, {suggestions: ['A project id is 6 to 30 lower-case letters, digits and hyphens, e.g. customer-billing.']})
     }
     opts.project = project
   }

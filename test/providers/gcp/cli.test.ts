@@ -58,7 +58,7 @@ describe('gs:// through the CLI', () => {
     const r = await cli(['check', SRC, ...who, '--live', '--impersonate-principal', '--json'], undefined)
     // The admin may not impersonate: the live layer cannot run, which is exit 3 with the fix.
     expect(r.code).toBe(3)
-    expect(r.json?.error.code).toBe('IMPERSONATION_DENIED')
+    expect(r.json?.error?.code).toBe('IMPERSONATION_DENIED')
     const s = await cli(['check', SRC, ...who, '--json'])
     expect(s.code).toBe(5)
     expect(s.json?.result.ok).toBe(false)

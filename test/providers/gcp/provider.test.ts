@@ -152,7 +152,7 @@ describe('GCP provider on the double', () => {
   it('check: requester pays fails every static row with the fix; an undecidable condition is unknown', async () => {
     await apply(`gs://${bucket}`)
     double.updateBucket(bucket, {requesterPays: true})
-    const rp = await gcpProvider.check(...(({ctx, req}) => [ctx, req, CHECK] as const)(request(`gs://${bucket}`, {project: 'billing-proj'})))
+    const rp = await gcpProvider.check(...(({ctx, req}) => [ctx, req, CHECK] as const)(request(`gs://${bucket}`, {'billing-project': 'billing-proj'})))
     expect(rp.ok).toBe(false)
     expect(rp.operations.every((o) => o.outcome === 'fail' && o.code === 'requester-pays')).toBe(true)
     expect(rp.findings.find((f) => f.code === 'requester-pays')?.severity).toBe('error')
@@ -194,7 +194,7 @@ describe('GCP provider on the double', () => {
     expect(() => gcpProvider.readOptions({flags: {'endpoint-url': 'http://storage.example.com'}, env, purpose: 'grant'})).toThrow(expect.objectContaining({code: 'BAD_ENDPOINT', exitCode: 3}))
     expect(gcpProvider.readOptions({flags: {'endpoint-url': 'http://127.0.0.1:9/storage/v1/'}, env, purpose: 'grant'}).endpointUrl).toBe('http://127.0.0.1:9')
     expect(() => gcpProvider.readOptions({flags: {'impersonate-service-account': 'user:a@b.com'}, env, purpose: 'grant'})).toThrow(expect.objectContaining({code: 'BAD_IMPERSONATION'}))
-    expect(() => gcpProvider.readOptions({flags: {project: 'X'}, env, purpose: 'grant'})).toThrow(expect.objectContaining({code: 'BAD_PROJECT'}))
+    expect(() => gcpProvider.readOptions({flags: {'billing-project': 'X'}, env, purpose: 'grant'})).toThrow(expect.objectContaining({code: 'BAD_PROJECT'}))
     expect(() => gcpProvider.validatePrincipal('arn:aws:iam::123456789012:role/x')).toThrow(expect.objectContaining({exitCode: 3}))
   })
 })
