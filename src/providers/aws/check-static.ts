@@ -5,7 +5,7 @@
  * use, and the principal's identity policies when it is in the same account), then let the pure
  * core decide each operation. A document that cannot be read makes its rows unknown, never a crash.
  */
-import type {AwsClients, ObjectEncryption} from '../../clients/aws.js'
+import type {AwsClients, ObjectEncryption} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {
   decideDecrypt,

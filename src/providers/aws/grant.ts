@@ -3,7 +3,7 @@
  * refuse what is unsafe or certain to fail, and return a plan whose execute() writes after a backup
  * and verifies by re-reading. All policy logic is the pure core's; this module is the I/O around it.
  */
-import type {AwsClients, KmsPort} from '../../clients/aws.js'
+import type {AwsClients, KmsPort} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {
   BUCKET_POLICY_MAX_BYTES,

@@ -1,4 +1,5 @@
 /** What the static and live layers of the GCS check share: operation ids, resources, remedies. */
+import {shellWord} from '../../core/shell.js'
 import type {CheckRow} from '../../core/verdict.js'
 import {directoryPrefix, type Source} from '../../source.js'
 import type {GcpOptions} from './options.js'
@@ -29,10 +30,6 @@ export function resources(source: Source) {
     object: (key: string) => `gs://${source.bucket}/${key}`,
     dirPrefix: directoryPrefix(source),
   }
-}
-
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
 }
 
 /** The commands remedies point to, repeating the endpoint flags so they run against the same place. */

@@ -12,7 +12,9 @@ import Mustache from 'mustache'
 
 import {UsageError} from '../../errors.js'
 import {directoryPrefix, type Source} from '../../source.js'
-import {hclString, shellQuote} from '../aws/render.js'
+import {shellQuote} from '../../core/shell.js'
+// HCL string escaping is cloud-neutral; it lives with the AWS render for now.
+import {hclString} from '../aws/render.js'
 import type {RenderResult} from '../types.js'
 import {parseMember} from './member.js'
 import {grantBindings, mergeBindings, type WantedBinding} from './policy.js'

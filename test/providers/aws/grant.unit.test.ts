@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import type {AwsClients, S3Port} from '../../../src/clients/aws.js'
+import type {AwsClients, S3Port} from '../../../src/clients/aws/index.js'
 import {createContext} from '../../../src/context.js'
 import {RemoteError} from '../../../src/errors.js'
 import {planAwsApply} from '../../../src/providers/aws/grant.js'
