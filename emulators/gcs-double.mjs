@@ -589,6 +589,21 @@ export async function startGcsDouble(options = {}) {
       return send(res, 200, {accessToken: token, expireTime: new Date(Date.now() + 3600_000).toISOString()})
     }
 
+    // IAM roles.get for custom roles: the project's owners (or the org's, modelled as any project owner) may read them.
+    const role = /^\/v1\/((projects|organizations)\/([^/]+)\/roles\/[^/]+)$/.exec(path)
+    if (role && req.method === 'GET') {
+      log.op = 'iam.roles.get'
+      const {member} = who(req)
+      log.member = member
+      const owners = role[2] === 'projects' ? projects.get(role[3])?.owner ?? [] : [...projects.values()].flatMap((p) => p.owner ?? [])
+      if (!member || !owners.includes(member)) {
+        return send(res, 403, {error: {code: 403, message: `Permission 'iam.roles.get' denied on resource (or it may not exist).`, status: 'PERMISSION_DENIED'}})
+      }
+      const perms = customRoles.get(role[1])
+      if (!perms) return send(res, 404, {error: {code: 404, message: `The role named ${role[1]} was not found.`, status: 'NOT_FOUND'}})
+      return send(res, 200, {name: role[1], title: role[1].split('/').pop(), includedPermissions: perms, stage: 'GA', etag: 'BwY='})
+    }
+
     const m = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)(\/iam(?:\/testPermissions)?|\/o(?:\/(.+))?)?$/.exec(path)
     if (!m) throw new HttpError(404, 'Not Found', 'notFound')
     const bucketName = decodeURIComponent(m[1])

@@ -23,6 +23,8 @@ export interface GcpClientOptions {
   /** userProject (billing) for requester-pays buckets. */
   project?: string
   iamCredentialsEndpoint?: string
+  /** The IAM API root (roles.get for custom roles); default https://iam.googleapis.com. */
+  iamEndpoint?: string
   tokenInfoUrl?: string
 }
 
@@ -49,6 +51,8 @@ export interface GcpClients {
   /** The subset of `permissions` the caller holds on the bucket. */
   testIamPermissions(bucket: string, permissions: string[]): Promise<string[]>
   listPage(bucket: string, prefix: string, token?: string, max?: number): Promise<{objects: SourceObject[]; nextToken?: string}>
+  /** The permissions of a custom role (IAM roles.get; needs iam.roles.get on its project or organisation). */
+  getRolePermissions(name: string): Promise<string[]>
   readRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>
   openStream(bucket: string, key: string): Promise<NodeJS.ReadableStream>
 }
@@ -199,6 +203,13 @@ export async function createGcpClients(options: GcpClientOptions, env: NodeJS.Pr
           objects: files.map((f) => ({key: f.name, size: Number(f.metadata.size ?? 0)})),
           nextToken: (next as {pageToken?: string} | null)?.pageToken,
         }
+      }),
+    getRolePermissions: (name) =>
+      call(`reading the custom role ${name}`, async () => {
+        const c = await auth()
+        const root = options.iamEndpoint ?? 'https://iam.googleapis.com'
+        const r = await c.request<{includedPermissions?: string[]}>({url: `${root}/v1/${name}`, method: 'GET', retry: false})
+        return r.data.includedPermissions ?? []
       }),
     readRange: (bucket, key, start, end) =>
       call(`reading gs://${bucket}/${key}`, async () => {

@@ -76,6 +76,7 @@ export async function runGcpDemo(ctx: AppContext, opts: {json: boolean}): Promis
       GOOGLE_OAUTH_ACCESS_TOKEN: token,
       METADATA_SERVER_DETECTION: 'none',
       CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS: `${double!.url}/`,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${double!.url}/`,
       INGESTGATE_GCP_TOKENINFO_URL: `${double!.url}/tokeninfo`,
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_CONFIG_FILE: '/dev/null',

@@ -35,12 +35,13 @@ export function gcsEnv(double: GcsDouble, token: string, extra: NodeJS.ProcessEn
     METADATA_SERVER_DETECTION: 'none',
     GOOGLE_OAUTH_ACCESS_TOKEN: token,
     CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS: `${double.url}/`,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${double.url}/`,
     INGESTGATE_GCP_TOKENINFO_URL: `${double.url}/tokeninfo`,
     AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential',
     ...extra,
   })
   // Nothing of the machine's own Google configuration may leak in (an ADC file, a gcloud project).
-  for (const k of Object.keys(env)) if ((k.startsWith('GOOGLE_') && k !== 'GOOGLE_OAUTH_ACCESS_TOKEN') || (k.startsWith('CLOUDSDK_') && !(k in extra) && k !== 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS')) delete env[k]
+  for (const k of Object.keys(env)) if ((k.startsWith('GOOGLE_') && k !== 'GOOGLE_OAUTH_ACCESS_TOKEN') || (k.startsWith('CLOUDSDK_') && !(k in extra) && k !== 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS' && k !== 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM')) delete env[k]
   if (extra.GOOGLE_OAUTH_ACCESS_TOKEN === undefined && 'GOOGLE_OAUTH_ACCESS_TOKEN' in extra) delete env.GOOGLE_OAUTH_ACCESS_TOKEN
   return env
 }

@@ -69,9 +69,21 @@ export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions
   }
   findings.push({code: 'not-visible', severity: 'info', message: 'Not visible to the static layer: IAM deny policies, VPC Service Controls perimeters, and bindings on the project, folder or organisation. A static pass means the bucket policy allows the call; the live layer (--live, as the principal) tests the rest.'})
 
-  const customRoles = new Set((policy?.bindings ?? []).filter((b) => isCustomRole(b.role) && b.members.some((m) => m.toLowerCase() === member)).map((b) => b.role))
-  if (customRoles.size > 0) {
-    findings.push({code: 'custom-roles', severity: 'warning', message: `The member holds custom roles whose permissions this check does not read: ${[...customRoles].join(', ')}; rows they could decide are unknown.`})
+  // Custom roles bound to the member (or to members it may be part of) are read when the operator
+  // may (iam.roles.get); a role that cannot be read leaves the rows it could decide unknown.
+  const customNames = new Set((policy?.bindings ?? []).filter((b) => isCustomRole(b.role)).map((b) => b.role))
+  const customRoles = new Map<string, string[]>()
+  const unreadable: string[] = []
+  for (const name of customNames) {
+    try {
+      customRoles.set(name, await gcp.getRolePermissions(name))
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error
+      unreadable.push(`${name} (${error.kind === 'access-denied' || error.kind === 'credentials' ? 'no iam.roles.get' : error.message})`)
+    }
+  }
+  if (unreadable.length > 0) {
+    findings.push({code: 'custom-roles-unreadable', severity: 'warning', message: `Custom roles whose permissions could not be read: ${unreadable.join(', ')}; rows they could decide are unknown.`, remedy: 'Run the static layer as someone with iam.roles.get on the role\'s project (roles/iam.roleViewer).'})
   }
 
   const rows: CheckRow[] = []
@@ -85,7 +97,7 @@ export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions
       rows.push(row(op, {resource, layer: 'static', outcome: 'unknown', code: 'policy-unreadable', cause: policyProblem!, decidedBy: [], remedy: 'Run the static layer as someone with roles/storage.admin on the bucket, or run the live layer as the principal: ' + remedies.checkLive}))
       return
     }
-    const v = evaluatePermission({policy, member, permission, request})
+    const v = evaluatePermission({policy, member, permission, request, customRoles})
     if (v.outcome === 'allowed') {
       rows.push(row(op, {resource, layer: 'static', outcome: 'pass', code: 'allowed', cause: `the bucket IAM policy gives the member ${permission} through ${v.decidedBy[0]}`, decidedBy: v.decidedBy, remedy: ''}))
     } else if (v.outcome === 'unknown') {

@@ -25,7 +25,7 @@ const RETRY_BACKOFF = {initialMs: 200, factor: 2, maxMs: 3000}
 
 /** The client options of the operator (the admin who grants). */
 export function operatorClientOptions(o: GcpOptions) {
-  return {endpointUrl: o.endpointUrl, impersonate: o.impersonateServiceAccount, project: o.project, iamCredentialsEndpoint: o.iamCredentialsEndpoint, tokenInfoUrl: o.tokenInfoUrl}
+  return {endpointUrl: o.endpointUrl, impersonate: o.impersonateServiceAccount, project: o.project, iamCredentialsEndpoint: o.iamCredentialsEndpoint, iamEndpoint: o.iamEndpoint, tokenInfoUrl: o.tokenInfoUrl}
 }
 
 function toChanges(changes: BindingChange[], bucket: string): GrantChange[] {

@@ -17,6 +17,8 @@ export interface GcpOptions {
   impersonatePrincipal: boolean
   /** IAM Credentials endpoint (gcloud's CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS), for PSC. */
   iamCredentialsEndpoint?: string
+  /** IAM API root (gcloud's CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM), for reading custom roles. */
+  iamEndpoint?: string
   /** Where to ask who an access token belongs to (INGESTGATE_GCP_TOKENINFO_URL). */
   tokenInfoUrl?: string
   purpose: OptionInput['purpose']
@@ -76,6 +78,8 @@ export function readGcpOptions(input: OptionInput): GcpOptions {
   }
   const iam = input.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS?.trim()
   if (iam) opts.iamCredentialsEndpoint = endpointUrl(iam, 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS').replace(/\/v1$/, '')
+  const iamApi = input.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM?.trim()
+  if (iamApi) opts.iamEndpoint = endpointUrl(iamApi, 'CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM').replace(/\/v1$/, '')
   const tokenInfo = input.env.INGESTGATE_GCP_TOKENINFO_URL?.trim()
   if (tokenInfo) opts.tokenInfoUrl = endpointUrl(tokenInfo, 'INGESTGATE_GCP_TOKENINFO_URL')
   return opts

@@ -166,6 +166,22 @@ describe('GCP provider on the double', () => {
     expect(r.operations[0].cause).toMatch(/until 2030/)
   })
 
+  it('check: a custom role is read when the operator may (pass), and is unknown when it cannot be read', async () => {
+    const role = 'projects/customer-project/roles/ingestReader'
+    double.addCustomRole(role, ['storage.buckets.get', 'storage.objects.get', 'storage.objects.list'])
+    double.setPolicy(bucket, [...double.getPolicy(bucket).bindings, {role, members: [INGEST_MEMBER]}], 1)
+    const {ctx, req} = request(`gs://${bucket}/dicom`)
+    const r = await gcpProvider.check(ctx, req, CHECK)
+    expect(r.ok).toBe(true)
+    expect(r.operations[0].decidedBy).toEqual([role])
+    const other = 'projects/vendor-proj/roles/elsewhere'
+    double.addCustomRole(other, ['storage.buckets.get'])
+    double.setPolicy(bucket, [...double.getPolicy(bucket).bindings.filter((b) => b.role !== role), {role: other, members: [INGEST_MEMBER]}], 1)
+    const u = await gcpProvider.check(ctx, req, CHECK)
+    expect(u.operations[0]).toMatchObject({operation: 'bucket-metadata', outcome: 'unknown', code: 'undecidable'})
+    expect(u.findings.find((f) => f.code === 'custom-roles-unreadable')?.message).toContain(`${other} (no iam.roles.get)`)
+  })
+
   it('live without impersonation refuses ambient credentials that are not the principal, and runs with the principal\'s own', async () => {
     await apply(`gs://${bucket}`)
     const admin = request(`gs://${bucket}`)
