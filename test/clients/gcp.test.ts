@@ -90,7 +90,16 @@ describe('GCS client port', () => {
     }
   })
 
-  it('classifies network errors nested in causes', () => {
-    expect(classifyGcpError(Object.assign(new Error('request failed'), {cause: {code: 'ECONNREFUSED'}})).cause).toBe('network')
+  it.each([
+    [Object.assign(new Error('request failed'), {cause: {code: 'ECONNREFUSED'}}), 'network'],
+    [{code: 412, message: 'Precondition Failed', errors: [{reason: 'conditionNotMet'}]}, 'stale-etag'],
+    [{code: 412, message: 'IAM conditions cannot be set on a bucket that does not have uniform bucket-level access enabled.', errors: [{reason: 'conditionNotMet'}]}, 'ubla-required'],
+    [{code: 412, message: "Request violates constraint 'constraints/storage.uniformBucketLevelAccess'", errors: [{reason: 'conditionNotMet'}]}, 'org-constraint'],
+    [{code: 412, message: 'One or more users named in the policy do not belong to a permitted customer, perhaps due to an organization policy.'}, 'org-domain-restricted'],
+    [{code: 403, message: 'Request is prohibited by organization\'s policy. vpcServiceControlsUniqueIdentifier: abc', errors: [{reason: 'vpcServiceControls'}]}, 'vpc-service-controls'],
+    [{code: 429, message: 'rate'}, 'throttled'],
+    [{response: {status: 403, data: {error: {code: 403, message: "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).", status: 'PERMISSION_DENIED'}}}}, 'impersonation-denied'],
+  ])('classifies %o as %s', (error, cause) => {
+    expect(classifyGcpError(error).cause).toBe(cause)
   })
 })

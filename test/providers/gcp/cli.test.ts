@@ -5,7 +5,7 @@
  * printed, foreign flags refused, and an ingest on the reference cluster reading gs:// as the
  * ingest service account. Every process gets METADATA_SERVER_DETECTION=none (gcsEnv).
  */
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -13,8 +13,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster, type ClusterHandle} from '../../../src/cluster/server.js'
 import {makeDicomSet} from '../../../src/demo/dicom.js'
-import {runCli} from '../../helpers/cli.js'
-import {ADMIN_TOKEN, gcsEnv, INGEST_MEMBER, INGEST_TOKEN, startGcs, type GcsDouble} from '../../helpers/gcs.js'
+import {ROOT, runCli} from '../../helpers/cli.js'
+import {ADMIN_TOKEN, gcsEnv, INGEST_EMAIL, INGEST_MEMBER, INGEST_TOKEN, startGcs, SUPPORT_MEMBER, SUPPORT_TOKEN, type GcsDouble} from '../../helpers/gcs.js'
 import {isolatedHome, KEY} from '../../ingest/helpers.js'
 
 const BUCKET = 'cli-scans-bkt'
@@ -52,6 +52,38 @@ describe('gs:// through the CLI', () => {
     const foreign = await runCli(['grant', 'render', SRC, ...who, '--profile', 'x'], {env: env()})
     expect(foreign.code).toBe(2)
     expect(foreign.stderr).toMatch(/--profile is a flag of AWS/)
+  })
+
+  it('grant render for gs:// loads no Google library (traced imports)', async () => {
+    const trace = join(mkdtempSync(join(tmpdir(), 'ig-trace-')), 'imports.txt')
+    writeFileSync(trace, '')
+    const r = await runCli(['grant', 'render', SRC, ...who, '--format', 'terraform', '--impersonate-service-account', INGEST_EMAIL, '--endpoint-url', double.url], {
+      env: {...gcsEnv(double, ADMIN_TOKEN), IG_TRACE_IMPORTS: trace},
+      nodeArgs: ['--import', join(ROOT, 'test/helpers/trace-imports.mjs')],
+    })
+    expect(r.code).toBe(0)
+    const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean)
+    expect(urls.some((u) => u.includes('/providers/gcp/render.js'))).toBe(true)
+    expect(urls.filter((u) => /node_modules\/(@google-cloud|google-auth-library|gaxios|@aws-sdk|@azure)\//.test(u))).toEqual([])
+  })
+
+  it('apply --dry-run shows the plan and writes nothing; an operator can act through --impersonate-service-account', async () => {
+    const before = sets()
+    const dry = await cli(['grant', 'apply', SRC, ...who, '--dry-run'])
+    expect(dry.code).toBe(0)
+    expect(dry.stderr).toMatch(/Dry run: nothing was changed/)
+    expect(dry.stderr).toMatch(/\+ add iam-binding roles\/storage.objectViewer/)
+    expect(sets()).toBe(before)
+    // The support engineer has no role on the bucket but may impersonate an admin service account.
+    const adminSa = 'bucket-admin@customer-project.iam.gserviceaccount.com'
+    double.addServiceAccount(adminSa, [SUPPORT_MEMBER])
+    double.setPolicy(BUCKET, [...double.getPolicy(BUCKET).bindings, {role: 'roles/storage.admin', members: [`serviceAccount:${adminSa}`]}], 1)
+    const viaSa = await cli(['grant', 'apply', SRC, ...who, '--dry-run', '--impersonate-service-account', adminSa], SUPPORT_TOKEN)
+    expect(viaSa.code).toBe(0)
+    expect(double.requests.filter((q) => q.op === 'storage.buckets.getIamPolicy').at(-1)?.member).toBe(`serviceAccount:${adminSa}`)
+    const denied = await cli(['grant', 'apply', SRC, ...who, '--dry-run'], SUPPORT_TOKEN)
+    expect(denied.code).toBe(4)
+    expect(denied.stderr).toMatch(/lack storage.buckets.get/)
   })
 
   it('check fails (exit 5) before the grant, statically and live', async () => {
