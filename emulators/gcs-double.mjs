@@ -530,6 +530,9 @@ export async function startGcsDouble(options = {}) {
         }
       }
     }
+    if (b.publicAccessPrevention === 'enforced' && (body.bindings ?? []).some((x) => x.members.some((m) => m === 'allUsers' || m === 'allAuthenticatedUsers'))) {
+      throw new HttpError(412, 'The member bindings allUsers and allAuthenticatedUsers are not allowed since public access prevention is enforced.', 'conditionNotMet')
+    }
     if (b.allowedMemberDomains) {
       for (const binding of body.bindings ?? []) {
         for (const m of binding.members) {

@@ -111,6 +111,16 @@ describe('gcs double', () => {
     await expect(s.bucket('fine-grained').iam.setPolicy({bindings: [{role: 'roles/storage.objectViewer', members: [INGEST_EMAIL]}], etag: p.etag})).rejects.toMatchObject({code: 400})
   })
 
+  it('refuses public members while public access prevention is enforced', async () => {
+    double.createBucket('pap-bucket', {publicAccessPrevention: 'enforced'})
+    const s = storageAs(double, ADMIN_TOKEN)
+    const [p] = await s.bucket('pap-bucket').iam.getPolicy({requestedPolicyVersion: 3})
+    const err = await s.bucket('pap-bucket').iam.setPolicy({...p, bindings: [...p.bindings, {role: 'roles/storage.objectViewer', members: ['allUsers']}]}).catch((e) => e)
+    expect(err.code).toBe(412)
+    expect(err.message).toMatch(/public access prevention is enforced/)
+    await s.bucket('pap-bucket').iam.setPolicy({...p, bindings: [...p.bindings, {role: 'roles/storage.objectViewer', members: [INGEST_MEMBER]}]})
+  })
+
   it('requires a user project on requester-pays buckets', async () => {
     const err = await storageAs(double, ADMIN_TOKEN).bucket('rp-bucket').getFiles({autoPaginate: false}).catch((e) => e)
     expect(err.code).toBe(400)
