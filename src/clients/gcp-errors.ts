@@ -85,6 +85,7 @@ export function classifyGcpError(error: unknown): GcpFailure {
       return f('conflict', 'unknown')
     case 412:
       if (/uniform bucket-level access/i.test(message)) return f('ubla-required', 'unknown')
+      if (/public access prevention/i.test(message)) return f('public-access-prevention', 'unknown')
       if (/constraints\//i.test(message) || /organization policy/i.test(message)) return f('org-constraint', 'unknown')
       return f('stale-etag', 'unknown')
     case 416:

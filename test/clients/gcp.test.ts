@@ -97,6 +97,7 @@ describe('GCS client port', () => {
     [{code: 412, message: "Request violates constraint 'constraints/storage.uniformBucketLevelAccess'", errors: [{reason: 'conditionNotMet'}]}, 'org-constraint'],
     [{code: 412, message: 'One or more users named in the policy do not belong to a permitted customer, perhaps due to an organization policy.'}, 'org-domain-restricted'],
     [{code: 403, message: 'Request is prohibited by organization\'s policy. vpcServiceControlsUniqueIdentifier: abc', errors: [{reason: 'vpcServiceControls'}]}, 'vpc-service-controls'],
+    [{code: 412, message: 'The member bindings allUsers and allAuthenticatedUsers are not allowed since public access prevention is enforced.'}, 'public-access-prevention'],
     [{code: 429, message: 'rate'}, 'throttled'],
     [{response: {status: 403, data: {error: {code: 403, message: "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).", status: 'PERMISSION_DENIED'}}}}, 'impersonation-denied'],
   ])('classifies %o as %s', (error, cause) => {

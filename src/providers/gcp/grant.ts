@@ -75,6 +75,11 @@ function explainWrite(error: unknown, bucket: string, member: string): AppError 
         cause: error,
         suggestions: [`Enable it: gcloud storage buckets update gs://${bucket} --uniform-bucket-level-access (objects' ACLs stop applying), or grant the whole bucket.`],
       })
+    case 'public-access-prevention':
+      return new ConfigError('PUBLIC_MEMBERS_WITH_PAP', `gs://${bucket} enforces public access prevention, and its IAM policy already has allUsers or allAuthenticatedUsers bindings, so Cloud Storage refuses every write of that policy (HTTP 412). Nothing was written.`, {
+        cause: error,
+        suggestions: ['Remove the allUsers/allAuthenticatedUsers members from the bucket policy (they grant nothing while prevention is enforced), then re-run.'],
+      })
     case 'org-constraint':
       return new ConfigError('ORG_CONSTRAINT', `An organisation policy constraint refused the change to gs://${bucket} (HTTP 412): ${(e.data?.gcp as {message?: string}).message}. Nothing was written.`, {
         cause: error,
