@@ -52,6 +52,7 @@ export interface GcsDouble {
   addServiceAccount(email: string, tokenCreators?: string[]): void
   addCustomRole(name: string, permissions: string[]): void
   count(op: string): number
+  setPropagationDelay(ms: number): void
   stop(): Promise<void>
 }
 export interface GcsDoubleOptions {

@@ -24,7 +24,10 @@
  *    uniform bucket-level access (412), members outside an org's allowed domains (412,
  *    domain-restricted sharing), malformed members and unknown roles (400); getIamPolicy refuses a
  *    requested version below the policy's (400);
- *  - requester pays: reads without `userProject` fail 400 `required`.
+ *  - requester pays: reads without `userProject` fail 400 `required`;
+ *  - public access prevention "enforced" refuses allUsers/allAuthenticatedUsers members (412);
+ *  - IAM propagation, optionally: setPropagationDelay(ms) keeps the previous bindings enforced for
+ *    that long after a write (GCP: 2 to 7 minutes), for --wait.
  * Not modelled: object ACLs (fine-grained access), IAM deny policies, VPC Service Controls,
  * billing on the userProject, uploads through the JSON API (seed through the admin routes).
  *
@@ -306,6 +309,19 @@ export async function startGcsDouble(options = {}) {
   /** @type {RequestLine[]} */
   const requests = []
   let etagCounter = 1
+  /** IAM propagation: a written policy is enforced only this long after the write (0: at once). */
+  let propagationMs = 0
+  /** bucket -> the bindings enforced until `until` (the policy before the last write). */
+  const propagating = new Map()
+  const effectiveBindings = (bucket) => {
+    const p = propagating.get(bucket.name)
+    if (p && Date.now() < p.until) return p.bindings
+    return bucket.policy.bindings
+  }
+  /** Remember what was enforced before a write, while the new policy propagates. */
+  const beginPropagation = (bucket) => {
+    if (propagationMs > 0) propagating.set(bucket.name, {bindings: effectiveBindings(bucket), until: Date.now() + propagationMs})
+  }
 
   const roleExists = (role) => role in ROLE_PERMISSIONS || customRoles.has(role)
 
@@ -336,7 +352,7 @@ export async function startGcsDouble(options = {}) {
     for (const [kind, role] of [['owner', 'roles/owner'], ['editor', 'roles/editor'], ['viewer', 'roles/viewer']]) {
       if (proj?.[kind]?.length) projectBindings.push({role, members: proj[kind]})
     }
-    for (const b of [...projectBindings, ...bucket.policy.bindings]) {
+    for (const b of [...projectBindings, ...effectiveBindings(bucket)]) {
       const perms = ROLE_PERMISSIONS[b.role] ?? customRoles.get(b.role) ?? []
       if (!perms.includes(permission)) continue
       if (!b.members.some((m) => memberMatches(m, caller))) continue
@@ -643,6 +659,7 @@ export async function startGcsDouble(options = {}) {
         throw new HttpError(412, 'Precondition Failed', 'conditionNotMet', {locationType: 'header', location: 'If-Match'})
       }
       validatePolicy(b, body)
+      beginPropagation(b)
       const hasConditions = (body.bindings ?? []).some((x) => x.condition)
       b.policy = {
         version: hasConditions ? 3 : 1,
@@ -848,6 +865,8 @@ export async function startGcsDouble(options = {}) {
     addCustomRole: (name, permissions) => void customRoles.set(name, permissions),
     /** Calls of one operation (e.g. 'storage.buckets.setIamPolicy'). */
     count: (op) => requests.filter((r) => r.op === op).length,
+    /** Make setIamPolicy writes take effect only `ms` later, as IAM changes do (minutes on GCP). */
+    setPropagationDelay: (ms) => void (propagationMs = ms),
     stop: () => new Promise((resolve) => {
       server.closeAllConnections?.()
       server.close(() => resolve(undefined))

@@ -187,6 +187,24 @@ describe('GCP provider on the double', () => {
     expect(u.findings.find((f) => f.code === 'custom-roles-unreadable')?.message).toContain(`${other} (no iam.roles.get)`)
   })
 
+  it('check --wait retries live calls until the grant has propagated', async () => {
+    double.setPropagationDelay(1500)
+    try {
+      await apply(`gs://${bucket}/dicom`)
+      const lines: string[] = []
+      const own = request(`gs://${bucket}/dicom`, {}, INGEST_TOKEN)
+      const ctx = {...own.ctx, ui: {...own.ctx.ui, info: (t: string) => lines.push(t)}}
+      const quick = await gcpProvider.check(ctx, own.req, {...CHECK, static: false, live: true})
+      expect(quick.ok).toBe(false)
+      const waited = await gcpProvider.check(ctx, own.req, {...CHECK, static: false, live: true, waitMs: 10_000, backoff: {initialMs: 200, maxMs: 400}})
+      expect(waited.ok).toBe(true)
+      expect(lines.some((l) => /Waiting for access to propagate/.test(l))).toBe(true)
+      expect(lines.some((l) => /All live calls pass after/.test(l))).toBe(true)
+    } finally {
+      double.setPropagationDelay(0)
+    }
+  })
+
   it('live without impersonation refuses ambient credentials that are not the principal, and runs with the principal\'s own', async () => {
     await apply(`gs://${bucket}`)
     const admin = request(`gs://${bucket}`)
