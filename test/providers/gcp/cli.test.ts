@@ -40,7 +40,12 @@ describe('gs:// through the CLI', () => {
     rmSync(home, {recursive: true, force: true})
   })
   const env = (token = ADMIN_TOKEN) => gcsEnv(double, token, {HOME: home, INGESTGATE_STATE_DIR: join(home, 'state'), FLYWHEEL_USER_HOME: home, INGESTGATE_API_KEY: KEY, INGESTGATE_POLL_INTERVAL_MS: '50'})
-  const cli = (args: string[], token?: string) => runCli([...args, '--endpoint-url', double.url], {env: env(token)})
+  // Every run: no access token (the caller's, or one minted by impersonation) in any output.
+  const cli = async (args: string[], token?: string) => {
+    const r = await runCli([...args, '--endpoint-url', double.url], {env: env(token)})
+    for (const secret of [ADMIN_TOKEN, INGEST_TOKEN, SUPPORT_TOKEN, 'ya29.double-']) expect(r.stdout + r.stderr).not.toContain(secret)
+    return r
+  }
   const who = ['--principal', INGEST_MEMBER]
   const sets = () => double.count('storage.buckets.setIamPolicy')
 
