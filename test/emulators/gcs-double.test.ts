@@ -149,7 +149,7 @@ describe('gcs double', () => {
     expect(() => evaluateCel('request.time < timestamp("2020-01-01T00:00:00Z")', obj)).toThrow()
   })
 
-  it.skipIf(!GCLOUD)('answers the installed gcloud storage CLI (ls, cat, describe, get/add-iam-policy-binding)', async () => {
+  it.skipIf(!GCLOUD)(`answers the installed gcloud storage CLI (ls, cat, describe, get/add-iam-policy-binding)${GCLOUD ? '' : ': skipped, gcloud is not installed here'}`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gcloud-'))
     try {
       const tokenFile = join(dir, 'token')

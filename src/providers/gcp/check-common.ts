@@ -14,6 +14,7 @@ export const GCP_OPERATIONS: readonly {id: string; label: string; permission: st
 
 export type GcpOperation = 'bucket-metadata' | 'list' | 'get'
 
+/** The permission Cloud Storage checks for one of the walker's operations. */
 export function permissionOf(op: GcpOperation): string {
   return GCP_OPERATIONS.find((o) => o.id === op)!.permission
 }
@@ -23,6 +24,7 @@ export function row(operation: GcpOperation, r: Omit<CheckRow, 'operation'>): Ch
   return {operation, ...r}
 }
 
+/** How rows name what they are about: the bucket, the listing (with its trailing slash), an object. */
 export function resources(source: Source) {
   return {
     bucket: `gs://${source.bucket}`,

@@ -51,6 +51,7 @@ export function objectResourceName(bucket: string, name: string): string {
   return `projects/_/buckets/${bucket}/objects/${name}`
 }
 
+/** What resource.name is for a bucket operation (objects.list included). */
 export function bucketResourceName(bucket: string): string {
   return `projects/_/buckets/${bucket}`
 }

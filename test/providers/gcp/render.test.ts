@@ -49,7 +49,7 @@ describe('renderGcpGrant', () => {
     expect(renderGcpGrant(parseSource('gs://scans-bkt'), INGEST_MEMBER, 'terraform').text).not.toContain('condition {')
   })
   // `terraform fmt` parses HCL offline (validate would need the google provider downloaded).
-  it.skipIf(!TERRAFORM)('terraform: the snippet parses as HCL (terraform fmt)', async () => {
+  it.skipIf(!TERRAFORM)(`terraform: the snippet parses as HCL (terraform fmt)${TERRAFORM ? '' : ': skipped, terraform is not installed here'}`, async () => {
     for (const url of ['gs://scans-bkt/dicom', 'gs://scans-bkt/a${b}"c%{d}', 'gs://scans-bkt']) {
       const text = renderGcpGrant(parseSource(url), INGEST_MEMBER, 'terraform').text
       const child = execFile(TERRAFORM!, ['fmt', '-'])
@@ -70,7 +70,7 @@ describe('renderGcpGrant', () => {
   })
 })
 
-describe.skipIf(!GCLOUD)('the rendered gcloud script, run against the double', () => {
+describe.skipIf(!GCLOUD)(`the rendered gcloud script, run against the double${GCLOUD ? '' : ': skipped, gcloud is not installed here'}`, () => {
   let double: GcsDouble
   let dir: string
   beforeAll(async () => {
