@@ -51,6 +51,7 @@ export interface GcsDouble {
   interleaveWrite(bucket: string, bindings: GcsBinding[]): void
   addServiceAccount(email: string, tokenCreators?: string[]): void
   addCustomRole(name: string, permissions: string[]): void
+  addDenyPolicy(projectNumber: string, id: string): void
   count(op: string): number
   setPropagationDelay(ms: number): void
   stop(): Promise<void>

@@ -304,6 +304,8 @@ export async function startGcsDouble(options = {}) {
   const serviceAccounts = new Map()
   /** @type {Map<string, string[]>} */
   const customRoles = new Map()
+  /** @type {Map<string, string[]>} project number -> deny policy ids */
+  const denyPolicies = new Map()
   /** @type {Map<string, Binding[][]>} bucket -> writes injected before the next setIamPolicy */
   const interleaved = new Map()
   /** @type {RequestLine[]} */
@@ -608,6 +610,21 @@ export async function startGcsDouble(options = {}) {
       return send(res, 200, {accessToken: token, expireTime: new Date(Date.now() + 3600_000).toISOString()})
     }
 
+    // IAM v2 deny policies attached to a project (by number): its owners may list them.
+    const denyRoute = /^\/v2\/policies\/cloudresourcemanager\.googleapis\.com%2F(?:projects|PROJECTS)%2F(\d+)\/denypolicies$/i.exec(req.url?.split('?')[0] ?? '')
+    if (denyRoute && req.method === 'GET') {
+      log.op = 'iam.denypolicies.list'
+      const {member} = who(req)
+      log.member = member
+      const number = denyRoute[1]
+      const owners = [...buckets.values()].filter((b) => b.projectNumber === number).flatMap((b) => projects.get(b.project)?.owner ?? [])
+      if (!member || !owners.includes(member)) {
+        return send(res, 403, {error: {code: 403, message: `Permission 'iam.denypolicies.list' denied on resource (or it may not exist).`, status: 'PERMISSION_DENIED'}})
+      }
+      const list = (denyPolicies.get(number) ?? []).map((id) => ({name: `policies/cloudresourcemanager.googleapis.com%2Fprojects%2F${number}/denypolicies/${id}`, uid: id, kind: 'DenyPolicy', displayName: id}))
+      return send(res, 200, list.length ? {policies: list} : {})
+    }
+
     // IAM roles.get for custom roles: the project's owners (or the org's, modelled as any project owner) may read them.
     const role = /^\/v1\/((projects|organizations)\/([^/]+)\/roles\/[^/]+)$/.exec(path)
     if (role && req.method === 'GET') {
@@ -863,6 +880,8 @@ export async function startGcsDouble(options = {}) {
     },
     addServiceAccount: (email, tokenCreators = []) => void serviceAccounts.set(email, {tokenCreators}),
     addCustomRole: (name, permissions) => void customRoles.set(name, permissions),
+    /** Attach an IAM deny policy (by id) to a project number; only its existence is modelled. */
+    addDenyPolicy: (projectNumber, id) => void denyPolicies.set(projectNumber, [...(denyPolicies.get(projectNumber) ?? []), id]),
     /** Calls of one operation (e.g. 'storage.buckets.setIamPolicy'). */
     count: (op) => requests.filter((r) => r.op === op).length,
     /** Make setIamPolicy writes take effect only `ms` later, as IAM changes do (minutes on GCP). */

@@ -53,6 +53,8 @@ export interface GcpClients {
   listPage(bucket: string, prefix: string, token?: string, max?: number): Promise<{objects: SourceObject[]; nextToken?: string}>
   /** The permissions of a custom role (IAM roles.get; needs iam.roles.get on its project or organisation). */
   getRolePermissions(name: string): Promise<string[]>
+  /** Names of the IAM deny policies attached to a project, by project number (needs iam.denypolicies.list). */
+  listDenyPolicies(projectNumber: string): Promise<string[]>
   readRange(bucket: string, key: string, start: number, end: number): Promise<Uint8Array>
   openStream(bucket: string, key: string): Promise<NodeJS.ReadableStream>
 }
@@ -210,6 +212,20 @@ export async function createGcpClients(options: GcpClientOptions, env: NodeJS.Pr
         const root = options.iamEndpoint ?? 'https://iam.googleapis.com'
         const r = await c.request<{includedPermissions?: string[]}>({url: `${root}/v1/${name}`, method: 'GET', retry: false})
         return r.data.includedPermissions ?? []
+      }),
+    listDenyPolicies: (projectNumber) =>
+      call(`listing the IAM deny policies of project ${projectNumber}`, async () => {
+        const c = await auth()
+        const root = options.iamEndpoint ?? 'https://iam.googleapis.com'
+        const names: string[] = []
+        let pageToken: string | undefined
+        do {
+          const url = `${root}/v2/policies/${encodeURIComponent(`cloudresourcemanager.googleapis.com/projects/${projectNumber}`)}/denypolicies${pageToken ? `?pageToken=${encodeURIComponent(pageToken)}` : ''}`
+          const r = await c.request<{policies?: Array<{name?: string; displayName?: string}>; nextPageToken?: string}>({url, method: 'GET', retry: false})
+          for (const p of r.data.policies ?? []) names.push(p.displayName || p.name || '(unnamed)')
+          pageToken = r.data.nextPageToken
+        } while (pageToken)
+        return names
       }),
     readRange: (bucket, key, start, end) =>
       call(`reading gs://${bucket}/${key}`, async () => {

@@ -67,7 +67,18 @@ export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions
   if (info.defaultKmsKeyName) {
     findings.push({code: 'cmek', severity: 'info', resource: info.defaultKmsKeyName, message: `New objects are encrypted with the customer-managed key ${info.defaultKmsKeyName}. The reader needs no KMS role: Cloud Storage decrypts through the project's Cloud Storage service agent, which needs roles/cloudkms.cryptoKeyEncrypterDecrypter on the key.`})
   }
-  findings.push({code: 'not-visible', severity: 'info', message: 'Not visible to the static layer: IAM deny policies, VPC Service Controls perimeters, and bindings on the project, folder or organisation. A static pass means the bucket policy allows the call; the live layer (--live, as the principal) tests the rest.'})
+  // IAM deny policies on the bucket's project: when there are any, an allow here may be overridden,
+  // and ingestgate does not evaluate deny rules, so such rows are unknown.
+  let denyPolicies: string[] | undefined
+  if (info.projectNumber) {
+    try {
+      denyPolicies = await gcp.listDenyPolicies(info.projectNumber)
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error
+      findings.push({code: 'deny-policies-unreadable', severity: 'warning', resource: `projects/${info.projectNumber}`, message: `The IAM deny policies of the bucket's project could not be read (${error.kind === 'access-denied' || error.kind === 'credentials' ? 'no iam.denypolicies.list' : error.message}); a deny policy there would override the bucket policy.`, remedy: 'Run as someone with roles/iam.denyReviewer on the project, or rely on the live layer.'})
+    }
+  }
+  findings.push({code: 'not-visible', severity: 'info', message: `Not visible to the static layer: ${denyPolicies ? 'IAM deny policies on folders and the organisation' : 'IAM deny policies'}, VPC Service Controls perimeters, and bindings on the project, folder or organisation. A static pass means the bucket policy allows the call; the live layer (--live, as the principal) tests the rest.`})
 
   // Custom roles bound to the member (or to members it may be part of) are read when the operator
   // may (iam.roles.get); a role that cannot be read leaves the rows it could decide unknown.
@@ -98,7 +109,9 @@ export async function runGcpStatic(ctx: AppContext, req: GrantRequest<GcpOptions
       return
     }
     const v = evaluatePermission({policy, member, permission, request, customRoles})
-    if (v.outcome === 'allowed') {
+    if (v.outcome === 'allowed' && denyPolicies && denyPolicies.length > 0) {
+      rows.push(row(op, {resource, layer: 'static', outcome: 'unknown', code: 'deny-policy', cause: `the bucket IAM policy allows ${permission} through ${v.decidedBy[0]}, but the project has IAM deny policies (${denyPolicies.join(', ')}), which this check does not evaluate`, decidedBy: [...v.decidedBy, ...denyPolicies.map((d) => `deny policy ${d}`)], remedy: `Test it for real as the principal: ${remedies.checkLive}`}))
+    } else if (v.outcome === 'allowed') {
       rows.push(row(op, {resource, layer: 'static', outcome: 'pass', code: 'allowed', cause: `the bucket IAM policy gives the member ${permission} through ${v.decidedBy[0]}`, decidedBy: v.decidedBy, remedy: ''}))
     } else if (v.outcome === 'unknown') {
       rows.push(row(op, {resource, layer: 'static', outcome: 'unknown', code: 'undecidable', cause: v.reasons.join('; '), decidedBy: v.decidedBy, remedy: `Test it for real as the principal: ${remedies.checkLive}`}))

@@ -187,6 +187,26 @@ describe('GCP provider on the double', () => {
     expect(u.findings.find((f) => f.code === 'custom-roles-unreadable')?.message).toContain(`${other} (no iam.roles.get)`)
   })
 
+  it('check: an IAM deny policy on the project makes allowed rows unknown; an unreadable one is a finding', async () => {
+    await apply(`gs://${bucket}`)
+    const other = `deny-${bucket}`
+    double.createBucket(other, {projectNumber: '999000111222'})
+    double.setPolicy(other, [...double.getPolicy(bucket).bindings])
+    double.putObject(other, 'x.dcm', 'x')
+    double.addDenyPolicy('999000111222', 'no-external-readers')
+    const {ctx, req} = request(`gs://${other}`)
+    const r = await gcpProvider.check(ctx, req, CHECK)
+    expect(r.operations.map((o) => o.outcome)).toEqual(['unknown', 'unknown', 'unknown'])
+    expect(r.operations[0]).toMatchObject({code: 'deny-policy'})
+    expect(r.operations[0].cause).toContain('no-external-readers')
+    const support = request(`gs://${bucket}`, {'impersonate-service-account': 'bucket-reader@customer-project.iam.gserviceaccount.com'}, SUPPORT_TOKEN)
+    double.addServiceAccount('bucket-reader@customer-project.iam.gserviceaccount.com', [SUPPORT_MEMBER])
+    double.setPolicy(bucket, [...double.getPolicy(bucket).bindings, {role: 'roles/storage.admin', members: ['serviceAccount:bucket-reader@customer-project.iam.gserviceaccount.com']}], 1)
+    const s = await gcpProvider.check(support.ctx, support.req, CHECK)
+    expect(s.ok).toBe(true)
+    expect(s.findings.find((f) => f.code === 'deny-policies-unreadable')?.message).toContain('no iam.denypolicies.list')
+  })
+
   it('check --wait retries live calls until the grant has propagated', async () => {
     double.setPropagationDelay(1500)
     try {
