@@ -152,14 +152,17 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
   ])
   const endpoint = options.endpointUrl ?? env.AWS_ENDPOINT_URL
   // The SDK's chain reads process.env; a context may carry another environment (the reference
-  // cluster's, a test's), so the chain's first two steps (keys, then AWS_PROFILE) are taken from it
-  // here. A --profile given is used alone, as the user asked.
+  // cluster's, a test's), so the chain's first steps are taken from it here, in the SDK's order: a
+  // profile (--profile, else AWS_PROFILE), else the keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+  const profile = options.credentials ? undefined : options.profile ?? (env.AWS_PROFILE || undefined)
   const envKeys =
-    !options.credentials && !options.profile && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+    !options.credentials && !profile && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? {accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? {sessionToken: env.AWS_SESSION_TOKEN} : {})}
       : undefined
-  const credentials = options.credentials ?? envKeys
-  const profile = options.profile ?? (credentials ? undefined : env.AWS_PROFILE || undefined)
+  // A profile goes to the provider chain by name, with a quiet logger: the chain's 8-line "Multiple
+  // credential sources detected" block says nothing to a user who chose the profile.
+  const quiet = {debug() {}, info() {}, warn() {}, error() {}}
+  const credentials = options.credentials ?? envKeys ?? (profile ? (await import('@aws-sdk/credential-providers')).fromNodeProviderChain({profile, logger: quiet}) : undefined)
   const base = {
     ...(profile ? {profile} : {}),
     ...(credentials ? {credentials} : {}),
