@@ -14,7 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startCluster, type ClusterHandle} from '../../../src/cluster/server.js'
 import {makeDicomSet} from '../../../src/demo/dicom.js'
 import {ROOT, runCli} from '../../helpers/cli.js'
-import {ADMIN_TOKEN, gcsEnv, INGEST_EMAIL, INGEST_MEMBER, INGEST_TOKEN, startGcs, SUPPORT_MEMBER, SUPPORT_TOKEN, type GcsDouble} from '../../helpers/gcs.js'
+import {ADMIN_MEMBER, ADMIN_TOKEN, gcsEnv, INGEST_EMAIL, INGEST_MEMBER, INGEST_TOKEN, startGcs, SUPPORT_MEMBER, SUPPORT_TOKEN, type GcsDouble} from '../../helpers/gcs.js'
 import {isolatedHome, KEY} from '../../ingest/helpers.js'
 
 const BUCKET = 'cli-scans-bkt'
@@ -148,6 +148,13 @@ describe('gs:// through the CLI', () => {
     const reads = double.requests.filter((q) => q.member === INGEST_MEMBER && q.op === 'storage.objects.get')
     expect(reads.length).toBeGreaterThan(0)
     expect(reads.some((q) => q.path.includes('dicom-phi'))).toBe(false)
+
+    // The preflight's live layer, as the service account through impersonation.
+    double.addServiceAccount(INGEST_EMAIL, [SUPPORT_MEMBER, ADMIN_MEMBER])
+    const before = double.count('iamcredentials.generateAccessToken')
+    const live = await cli(['ingest', 'dicom', SRC, 'radiology', 'gcs-e2e-live', '--cluster', cluster.url, ...who, '--live', '--impersonate-principal', '-y'])
+    expect(live.code).toBe(0)
+    expect(double.count('iamcredentials.generateAccessToken')).toBeGreaterThan(before)
   }, 60_000)
 
   it('revoke removes exactly the grant; check fails again', async () => {
