@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws/index.js'
+import type {GcpClientOptions, GcpClients} from './clients/gcp.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
 
@@ -25,6 +26,7 @@ export interface AppContext {
 
 export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
+  gcp(options: GcpClientOptions): Promise<GcpClients>
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -48,7 +50,10 @@ async function ttyConfirm(question: string, ui: Ui): Promise<boolean> {
   }
 }
 
-export function createContext(overrides: Partial<AppContext> & {quiet?: boolean} = {}): AppContext {
+/** Overrides for tests: any field, and any subset of the client factories (the others stay real). */
+export type ContextOverrides = Partial<Omit<AppContext, 'clients'>> & {clients?: Partial<CloudClients>; quiet?: boolean}
+
+export function createContext(overrides: ContextOverrides = {}): AppContext {
   const env = overrides.env ?? process.env
   const ui = overrides.ui ?? createUi(process.stdout, process.stderr, env, overrides.quiet)
   return {
@@ -62,6 +67,10 @@ export function createContext(overrides: Partial<AppContext> & {quiet?: boolean}
       async aws(options) {
         const {createAwsClients} = await import('./clients/aws/index.js')
         return createAwsClients(options, env)
+      },
+      async gcp(options) {
+        const {createGcpClients} = await import('./clients/gcp.js')
+        return createGcpClients(options, env)
       },
       ...overrides.clients,
     },
