@@ -9,10 +9,10 @@ import {baseEnv, runCli} from './helpers/cli.js'
 
 describe('ingestgate demo', () => {
   it('grants, checks, ingests through the reference cluster and revokes, then stops everything', async () => {
-    const r = await runCli(['demo', '--json'], {env: baseEnv(), timeoutMs: 120_000})
+    const r = await runCli(['demo', '--json'], {env: baseEnv(), timeoutMs: 220_000})
     expect(r.code, r.stderr.slice(-3000)).toBe(0)
     expect(r.json?.status).toBe(0)
-    const {steps, uploadedFiles, objects} = r.json!.result
+    const {steps, uploadedFiles, objects} = r.json!.result.aws
     expect(steps.map((s: {command: string}) => s.command.split(' ').slice(1, 3).join(' '))).toEqual([
       'grant render',
       'grant apply',
@@ -31,5 +31,18 @@ describe('ingestgate demo', () => {
     expect(r.stderr).toMatch(/OK: every operation the ingest cluster needs passes/)
     expect(r.stderr).toMatch(/Finished {12}/)
     expect(r.stderr).toMatch(/Demo complete/)
-  }, 150_000)
+
+    // Google Cloud Storage, on the JSON-API double: the same story, and the grant stays inside dicom/.
+    const gcp = r.json!.result.gcp
+    expect(gcp.steps.map((s: {command: string; exitCode: number}) => `${s.command.split(' ').slice(1, 3).join(' ')} ${s.exitCode}`)).toEqual([
+      'grant render 0',
+      'grant apply 0',
+      'grant apply 0',
+      'check gs://ingestgate-demo-scans/dicom/ 0',
+      'ingest dicom 0',
+      'grant revoke 0',
+    ])
+    expect(gcp.uploadedFiles).toHaveLength(gcp.objects)
+    expect(gcp.uploadedFiles.some((f: string) => f.includes('IDENTIFIED'))).toBe(false)
+  }, 240_000)
 })
