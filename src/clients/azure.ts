@@ -136,7 +136,7 @@ export async function createAzureClients(options: AzureClientOptions, env: NodeJ
       const key = endpoint.replace(/\/+$/, '')
       let port = blobs.get(key)
       if (!port) {
-        port = createBlobPort(credential, key, httpClient)
+        port = createBlobPort(credential, key, options.caCertificate)
         blobs.set(key, port)
       }
       return port
@@ -144,10 +144,15 @@ export async function createAzureClients(options: AzureClientOptions, env: NodeJ
   }
 }
 
-/** An HTTP client that also trusts one extra CA (the test doubles' self-signed certificate). */
+/** An HTTPS agent that also trusts one extra CA (the test doubles' self-signed certificate). */
+async function trustingAgent(ca: string): Promise<Agent> {
+  const [https, tls] = await Promise.all([import('node:https'), import('node:tls')])
+  return new https.Agent({ca: [...tls.rootCertificates, ca], keepAlive: true})
+}
+
+/** An HTTP client (core-rest-pipeline style, for the ARM clients) that also trusts one extra CA. */
 async function trustingHttpClient(ca: string) {
-  const [{createDefaultHttpClient}, https, tls] = await Promise.all([import('@azure/core-rest-pipeline'), import('node:https'), import('node:tls')])
-  const agent: Agent = new https.Agent({ca: [...tls.rootCertificates, ca], keepAlive: true})
+  const [{createDefaultHttpClient}, agent] = await Promise.all([import('@azure/core-rest-pipeline'), trustingAgent(ca)])
   const base = createDefaultHttpClient()
   return {
     sendRequest(request: import('@azure/core-rest-pipeline').PipelineRequest) {
@@ -278,9 +283,15 @@ async function createArmPort(credential: Credential, options: AzureClientOptions
   }
 }
 
-async function createBlobPort(credential: Credential, endpoint: string, httpClient: HttpClient): Promise<BlobPort> {
-  const {BlobServiceClient} = await import('@azure/storage-blob')
-  const service = new BlobServiceClient(endpoint, credential, httpClient ? {httpClient} : {})
+async function createBlobPort(credential: Credential, endpoint: string, caCertificate: string | undefined): Promise<BlobPort> {
+  const {BlobServiceClient, newPipeline} = await import('@azure/storage-blob')
+  const pipeline = newPipeline(credential)
+  if (caCertificate) {
+    // storage-blob takes core-http style policies: one that hands each request the trusting agent.
+    const agent = await trustingAgent(caCertificate)
+    pipeline.factories.push({create: (next) => ({sendRequest: (request) => ((request.agent ??= agent), next.sendRequest(request))})})
+  }
+  const service = new BlobServiceClient(endpoint, pipeline)
   const call = async <T>(doing: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()
