@@ -21,7 +21,7 @@ import {CreateKeyCommand} from '@aws-sdk/client-kms'
 import {CreateBucketCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 
 import {createContext} from '../src/context.js'
-import {evaluate, type EvalRequest, type PolicySet} from '../src/core/iam/evaluate.js'
+import {evaluate, type EvalRequest, type PolicySet} from '../src/providers/aws/policy/evaluate.js'
 import {spreadSample} from '../src/core/sample.js'
 import {awsProvider} from '../src/providers/aws/index.js'
 import {parseSource} from '../src/source.js'
@@ -117,8 +117,8 @@ try {
   // 2. ingestgate, in-process (the probes alone, SDK already loaded after the first run).
   const ui = {out: () => {}, info: () => {}, warn: () => {}, color: createContext().ui.color}
   const ctx = createContext({ui, env: roleEnv})
-  const req = {source: parseSource(source), principal: role.roleArn, kmsKeys: [], cloud: {endpointUrl: moto.endpoint, region: moto.region, credentials: role.credentials}}
-  const opts = {static: false, live: true, sample: SAMPLE, waitMs: 0, liveCredentials: {}}
+  const req = {source: parseSource(source), principal: role.roleArn, options: {cloud: {endpointUrl: moto.endpoint, region: moto.region, credentials: role.credentials}, kmsKeys: [], live: {}}}
+  const opts = {static: false, live: true, sample: SAMPLE, waitMs: 0}
   const inProcess: number[] = []
   await awsProvider.check(ctx, req, opts) // warm-up: SDK imports
   for (let i = 0; i < runs; i++) inProcess.push(await timedAsync(() => awsProvider.check(ctx, req, opts)))

@@ -6,7 +6,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {evaluate, type EvalRequest, type PolicySet} from '../src/core/iam/evaluate.js'
+import {evaluate, type EvalRequest, type PolicySet} from '../src/providers/aws/policy/evaluate.js'
 
 interface CaseFile {
   defaults?: {request?: Record<string, unknown>; policies?: Partial<PolicySet>}

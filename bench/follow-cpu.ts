@@ -18,7 +18,8 @@ import {CreateBucketCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s
 
 import {startCluster} from '../src/cluster/server.js'
 import {makeDicomSet} from '../src/demo/dicom.js'
-import {startMotoServer} from '../src/emulators/moto.js'
+import {startMotoServer} from '../src/demo/moto.js'
+import {clusterOnMoto} from '../test/helpers/moto.js'
 
 const SECONDS = Number(process.argv[2] ?? 20)
 const STARTUP_S = 3
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   const cluster = await startCluster({
     dataDir: join(work, 'cluster'),
     apiKey,
-    aws: {endpointUrl: moto.endpoint, region: 'us-east-1', credentials},
+    ...clusterOnMoto({endpoint: moto.endpoint, region: 'us-east-1'}, credentials),
     hooks: {beforeFile: () => new Promise((r) => setTimeout(r, perFileMs))},
   })
   try {

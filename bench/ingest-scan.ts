@@ -15,7 +15,8 @@ import {join} from 'node:path'
 import {CreateBucketCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 
 import {startCluster} from '../src/cluster/server.js'
-import {startMotoServer} from '../src/emulators/moto.js'
+import {startMotoServer} from '../src/demo/moto.js'
+import {clusterOnMoto} from '../test/helpers/moto.js'
 import {makeDicom} from '../test/helpers/dicom.js'
 
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'))
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     const cluster = await startCluster({
       dataDir: join(work, 'cluster'),
       apiKey: KEY,
-      aws: {endpointUrl: moto.endpoint, region: 'us-east-1', credentials},
+      ...clusterOnMoto({endpoint: moto.endpoint, region: 'us-east-1'}, credentials),
       ...(HEADER_BYTES ? {headerBytes: HEADER_BYTES} : {}),
       ...(CONCURRENCY ? {scanConcurrency: CONCURRENCY} : {}),
     })

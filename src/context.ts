@@ -19,6 +19,11 @@ export interface AppContext {
   stateDir: string
   /** Ask a yes/no question on stderr; throws when there is no terminal to ask on. */
   confirm(question: string): Promise<boolean>
+  /** One lazy client factory per cloud; each imports its SDK on first call. */
+  clients: CloudClients
+}
+
+export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
 }
 
@@ -52,10 +57,13 @@ export function createContext(overrides: Partial<AppContext> & {quiet?: boolean}
     now: () => new Date(),
     stateDir: defaultStateDir(env),
     confirm: (q) => ttyConfirm(q, ui),
-    async aws(options) {
-      const {createAwsClients} = await import('./clients/aws.js')
-      return createAwsClients(options, env)
-    },
     ...overrides,
+    clients: {
+      async aws(options) {
+        const {createAwsClients} = await import('./clients/aws.js')
+        return createAwsClients(options, env)
+      },
+      ...overrides.clients,
+    },
   }
 }

@@ -156,3 +156,14 @@ function normalisePrefix(input: string, prefix: string): string {
 export function directoryPrefix(source: Source): string {
   return source.prefix === '' || source.prefix.endsWith('/') ? source.prefix : `${source.prefix}/`
 }
+
+/**
+ * The source as the ingest body's `src_fs` carries it. The vendor's GCS walker turns `gs://bkt`
+ * into the list prefix "/" (which matches nothing) and lists `dicom/` for `gs://bkt/dicom`: a gs://
+ * source is always sent as `gs://BUCKET/` or `gs://BUCKET/PREFIX/`. Other clouds' URLs go as given,
+ * as the vendor CLI sends them.
+ */
+export function clusterSourceUrl(input: string, source: Source): string {
+  if (source.provider === 'gs') return `gs://${source.bucket}/${directoryPrefix(source)}`
+  return input.trim()
+}

@@ -28,7 +28,7 @@ describe('the CLI', () => {
   })
 
   it('grant render loads no cloud SDK and needs no credentials', async () => {
-    const {code, urls} = await tracedImports(['grant', 'render', 's3://acme-imaging/dicom', '--principal', ROLE])
+    const {code, urls} = await tracedImports(['grant', 'render', 's3://acme-imaging/dicom', '--principal', ROLE, '--profile', 'admin', '--region', 'eu-west-1', '--endpoint-url', 'http://127.0.0.1:9'])
     expect(code).toBe(0)
     expect(urls.some((u) => u.includes('/dist/commands/grant/render.js'))).toBe(true)
     expect(urls.filter((u) => CLOUD_SDK.test(u))).toEqual([])
@@ -41,7 +41,9 @@ describe('the CLI', () => {
     expect(r.json?.warnings).toEqual([])
     const statements = r.json?.result.documents.bucketPolicyStatements
     expect(statements.map((s: any) => s.Action)).toEqual(['s3:ListBucket', 's3:GetBucketLocation', ['s3:GetObject', 's3:GetObjectAttributes']])
-    expect(statements[2].Resource).toBe('arn:aws:s3:::acme-imaging/dicom*')
+    // The prefix is a directory: dicom/ only, never dicom-phi-raw/.
+    expect(statements[2].Resource).toBe('arn:aws:s3:::acme-imaging/dicom/*')
+    expect(statements[0].Condition).toEqual({StringLike: {'s3:prefix': ['dicom/', 'dicom/*']}})
   })
 
   it('takes the principal from a site file', async () => {
@@ -61,8 +63,14 @@ describe('the CLI', () => {
     [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--kms-key', 'alias/data'], 3, 'BAD_KMS_KEY', /alias/],
     [['grant', 'render', 'gs://acme-imaging', '--principal', 'serviceAccount:a@b.iam.gserviceaccount.com'], 3, 'PROVIDER_NOT_AVAILABLE', /gs:\/\//],
     [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--site', '/nonexistent/site.json'], 3, 'BAD_SITE_FILE', /does not exist/],
-    [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--format', 'yaml'], 2, 'USAGE', /yaml/],
+    [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--format', 'yaml'], 2, 'BAD_FORMAT', /yaml.*json, terraform, cloudformation, cli/s],
     [['grant', 'render', 's3://acme-imaging', '--bogus'], 2, 'USAGE', /bogus/],
+    [['grant', 'render', 's3://acme-imaging', '--principal', 'serviceAccount:ingest@vendor.iam.gserviceaccount.com'], 3, 'BAD_PRINCIPAL', /GCP member; s3:\/\/ needs an IAM role ARN/],
+    [['grant', 'render', 's3://acme-imaging', '--principal', '9f3a1c2e-4b5d-4e6f-8a9b-0c1d2e3f4a5b'], 3, 'BAD_PRINCIPAL', /Azure object id/],
+    [['grant', 'render', 's3://acme-imaging', '--principal', 'arn:aws:iam::11112222333:role/ingest'], 3, 'BAD_PRINCIPAL', /has 11 digits, not 12/],
+    [['grant', 'render', 's3://acme-imaging', '--principal', 'arn:aws:iam::111122223333:user/'], 3, 'BAD_PRINCIPAL', /name after the slash is missing/],
+    [['grant', 'apply', 's3://acme-imaging', '--principal', ROLE, '--endpoint-url', '127.0.0.1:45111'], 3, 'BAD_ENDPOINT', /not an http:\/\/ or https:\/\/ URL\. Did you mean http:\/\/127\.0\.0\.1:45111/],
+    [['cluster', 'serve', '--assume-role', 'notarole'], 3, 'BAD_ASSUME_ROLE', /--assume-role: "notarole" is not a well-formed IAM role/],
   ])('%j exits %i with %s, a message and a remedy, never a stack trace', async (args, exit, code, message) => {
     const plain = await runCli(args as string[])
     expect(plain.code).toBe(exit)

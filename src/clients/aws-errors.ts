@@ -11,6 +11,8 @@ export interface AwsErrorContext {
   endpointUrl?: string
   /** The credentials were given directly (an assumed role, the emulator's keys), not from a chain. */
   explicitCredentials?: boolean
+  /** The credentials are the keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+  environmentKeys?: boolean
 }
 
 interface SdkErrorShape {
@@ -24,7 +26,22 @@ interface SdkErrorShape {
 /** The AWS error code of an SDK error ('' when it is not one). */
 export function awsErrorCode(error: unknown): string {
   const e = error as SdkErrorShape
-  return e?.Code ?? e?.name ?? e?.code ?? ''
+  const code = e?.Code ?? e?.name ?? e?.code ?? ''
+  // The SDK names an error with no code in the body (a bare 403 from a proxy or a policy) "Unknown".
+  return code === 'Unknown' || code === 'UnknownError' ? '' : code
+}
+
+/** "403 Forbidden" for an HTTP status, so an answer with no error code still says what it was. */
+export function httpStatusText(status: number | undefined): string {
+  if (status === undefined) return 'no HTTP status'
+  const text = STATUS_TEXT[status]
+  return text ? `${status} ${text}` : `HTTP ${status}`
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  412: 'Precondition Failed', 429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented',
+  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 }
 
 export function awsHttpStatus(error: unknown): number | undefined {
@@ -44,7 +61,11 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
   const code = awsErrorCode(error)
   const status = awsHttpStatus(error)
   const sysCode = (error as NodeJS.ErrnoException)?.code
-  const tried = ctx.explicitCredentials ? 'the credentials given to this command (an assumed role or explicit keys)' : credentialSourcesTried(ctx.profile, env)
+  const tried = ctx.explicitCredentials
+    ? 'the credentials given to this command (an assumed role or explicit keys)'
+    : ctx.environmentKeys
+      ? 'the environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY'
+      : credentialSourcesTried(ctx.profile, env)
   // Every AppError made here keeps the SDK error (as `cause`, never printed) and its code, so a
   // caller that must tell failures apart (the live check) can, without matching message text.
   const keep = {cause: error, data: {awsCode: code, httpStatus: status}}
@@ -52,42 +73,56 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
   if (code === 'CredentialsProviderError' || code === 'ProviderError') {
     return new ConfigError('NO_CREDENTIALS', `No AWS credentials found while ${ctx.doing}; tried ${tried}.`, {
       ...keep,
+      kind: 'credentials',
       suggestions: ['Run "aws configure" or "aws sso login", or pass --profile NAME.'],
     })
   }
   if (['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired'].includes(code)) {
     return new ConfigError('EXPIRED_CREDENTIALS', `The AWS credentials from ${tried} have expired (while ${ctx.doing}).`, {
       ...keep,
+      kind: 'credentials',
       suggestions: ['Refresh them ("aws sso login", or new keys) and re-run.'],
     })
   }
   if (['InvalidAccessKeyId', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'UnrecognizedClientException'].includes(code)) {
     return new ConfigError('INVALID_CREDENTIALS', `AWS rejected the credentials from ${tried} (${code}) while ${ctx.doing}.`, {
       ...keep,
-      suggestions: ['Check the access key and secret of that profile, or pass another --profile.'],
+      kind: 'credentials',
+      suggestions: [ctx.environmentKeys ? 'Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or unset them and pass --profile NAME.' : 'Check the access key and secret of that profile, or pass another --profile.'],
     })
   }
   if (code === 'NoSuchBucket' || (code === 'NotFound' && status === 404)) {
     return new RemoteError('NO_SUCH_BUCKET', `The bucket does not exist (while ${ctx.doing}).`, {
       ...keep,
+      kind: 'not-found',
       suggestions: ['Check the bucket name in the source URL.'],
     })
   }
   if (code === 'AccessDenied' || code === 'AccessDeniedException' || code === 'Forbidden' || status === 403) {
-    return new RemoteError('ACCESS_DENIED', `Access denied while ${ctx.doing} (${code || 'HTTP 403'}).`, {
+    return new RemoteError('ACCESS_DENIED', `Access denied while ${ctx.doing} (${code || httpStatusText(status)}).`, {
       ...keep,
+      kind: 'access-denied',
       suggestions: [`The identity from ${tried} needs permission for this; run as an admin of the bucket's account.`],
+    })
+  }
+  if (['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'].includes(code) || status === 429) {
+    return new RemoteError('THROTTLED', `AWS is throttling the requests (${code || httpStatusText(status)}) while ${ctx.doing}.`, {
+      ...keep,
+      kind: 'throttled',
+      suggestions: ['Wait a minute and re-run; the SDK has already retried with backoff.'],
     })
   }
   if (code === 'NoSuchEntity' || code === 'NoSuchEntityException') {
     return new RemoteError('NO_SUCH_ENTITY', `The IAM role, user or policy does not exist (while ${ctx.doing}).`, {
       ...keep,
+      kind: 'not-found',
       suggestions: ['Check the principal ARN: the role may have been deleted (and recreated under a new unique id).'],
     })
   }
   if (code === 'NotFoundException') {
     return new RemoteError('KMS_KEY_NOT_FOUND', `KMS key not found while ${ctx.doing}.`, {
       ...keep,
+      kind: 'not-found',
       suggestions: ['Check the key ARN and its region; keys are regional.'],
     })
   }
@@ -95,12 +130,14 @@ export function classifyAwsError(error: unknown, ctx: AwsErrorContext, env: Node
     const where = ctx.endpointUrl ? `the endpoint ${ctx.endpointUrl}` : 'AWS'
     return new RemoteError('NETWORK', `Could not reach ${where} while ${ctx.doing} (${sysCode ?? code}).`, {
       ...keep,
+      kind: 'network',
       suggestions: ['Check the network, --endpoint-url and --region.'],
     })
   }
   const message = (error as SdkErrorShape)?.message ?? String(error)
-  return new RemoteError('AWS_ERROR', `AWS answered ${code || 'an error'}${status ? ` (HTTP ${status})` : ''} while ${ctx.doing}: ${message}`, {
+  return new RemoteError('AWS_ERROR', `AWS answered ${code || httpStatusText(status)}${code && status ? ` (HTTP ${status})` : ''} while ${ctx.doing}${message && message !== 'UnknownError' && message !== code ? `: ${message}` : ''}`, {
     ...keep,
+    kind: 'unknown',
     suggestions: ['Re-run with DEBUG=ingestgate* for details; if it persists, check the AWS service health.'],
   })
 }

@@ -145,16 +145,25 @@ export async function createAwsClients(options: AwsClientOptions, env: NodeJS.Pr
     import('@aws-sdk/client-sts'),
   ])
   const endpoint = options.endpointUrl ?? env.AWS_ENDPOINT_URL
+  // The SDK's chain reads process.env; a context may carry another environment (the reference
+  // cluster's, a test's), so the chain's first two steps (keys, then AWS_PROFILE) are taken from it
+  // here. A --profile given is used alone, as the user asked.
+  const envKeys =
+    !options.credentials && !options.profile && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? {sessionToken: env.AWS_SESSION_TOKEN} : {})}
+      : undefined
+  const credentials = options.credentials ?? envKeys
+  const profile = options.profile ?? (credentials ? undefined : env.AWS_PROFILE || undefined)
   const base = {
-    ...(options.profile ? {profile: options.profile} : {}),
-    ...(options.credentials ? {credentials: options.credentials} : {}),
+    ...(profile ? {profile} : {}),
+    ...(credentials ? {credentials} : {}),
     ...(endpoint ? {endpoint} : {}),
     region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
   }
   const s3 = new s3sdk.S3Client({...base, forcePathStyle: Boolean(endpoint), followRegionRedirects: true})
   const sts = new stssdk.STSClient(base)
   const kmsClients = new Map<string, InstanceType<typeof kmssdk.KMSClient>>()
-  const errCtx = (doing: string) => ({doing, profile: options.profile, endpointUrl: endpoint, explicitCredentials: Boolean(options.credentials)})
+  const errCtx = (doing: string) => ({doing, profile, endpointUrl: endpoint, explicitCredentials: Boolean(options.credentials), environmentKeys: Boolean(envKeys)})
   const call = async <T>(doing: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn()

@@ -9,12 +9,13 @@ import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {join, resolve} from 'node:path'
 
-import type {AwsClientOptions} from '../clients/aws.js'
 import {AppError, ConfigError} from '../errors.js'
 import {AUDIT_HEADER, TERMINAL_STATUSES, type IngestConfig, type StrategyConfig} from '../ingest/protocol.js'
 import {validateWithSchema} from '../schema.js'
 import {parseSource} from '../source.js'
-import {AwsPrincipal, s3Reader, type SourceReader} from './source-reader.js'
+import {createContext} from '../context.js'
+import type {Provider} from '../providers/types.js'
+import type {SourceReader} from './source-reader.js'
 import {Store, TransitionError} from './store.js'
 import {progressOf, reportOf, subjectsCsvOf, summaryOf, treeOf} from './views.js'
 import {StageFailure, Worker, auditLine, type ClusterHooks} from './worker.js'
@@ -30,12 +31,13 @@ export interface ClusterOptions {
   dataDir: string
   /** The API key clients must send (raw, `scitran-user <key>` or `Bearer <key>`). */
   apiKey: string
-  /** The cluster's own AWS credentials, region and endpoint: the ingest principal (or what assumes it). */
-  aws: AwsClientOptions
-  /** Role ARN to assume with `aws` before reading sources (the ingest role). */
-  assumeRole?: string
-  externalId?: string
-  /** Environment for the AWS credential chain (default process.env). */
+  /**
+   * The cloud flags of `cluster serve`, by their flag names (e.g. `endpoint-url`, `assume-role`):
+   * each source's provider reads its own options from them, on first use, to act as the ingest
+   * principal. Default: none (each cloud's default credentials are the principal).
+   */
+  cloudFlags?: Record<string, unknown>
+  /** Environment for the clouds' credential chains (default process.env). */
   env?: NodeJS.ProcessEnv
   /** Bytes of the first ranged read of each DICOM header (default 16 KiB; doubles while the header goes on). */
   headerBytes?: number
@@ -171,6 +173,42 @@ function subjectCsvFrom(contentType: string, body: Buffer): string {
  * Start the reference cluster and resume any ingest that was in progress in `dataDir`.
  * @throws ConfigError when the key is missing, the data directory is in use, or the port is taken.
  */
+/**
+ * The cluster's source readers: per provider, options read from the cloud flags on first use (one
+ * credential session per cloud for every ingest), and a reader per source acting as the principal.
+ * The principal's identity is resolved before the first read, so bad credentials fail `configure`.
+ */
+function providerReaders(cloudFlags: Record<string, unknown>, env: NodeJS.ProcessEnv): (srcFs: string) => Promise<SourceReader> {
+  const ctx = createContext({env, quiet: true})
+  const sessions = new Map<string, Promise<{provider: Provider; options: unknown}>>()
+  const session = (id: Provider['id']) => {
+    let s = sessions.get(id)
+    if (!s) {
+      s = (async () => {
+        const {getProvider} = await import('../providers/index.js')
+        const provider = await getProvider(id)
+        return {provider, options: provider.readOptions({flags: cloudFlags, env, purpose: 'cluster'})}
+      })()
+      // A failure (a provider this build lacks, a bad flag) is not cached: the next ingest says it again.
+      s.catch(() => sessions.delete(id))
+      sessions.set(id, s)
+    }
+    return s
+  }
+  return async (srcFs) => {
+    const source = parseSource(srcFs)
+    let s
+    try {
+      s = await session(source.provider)
+    } catch (error) {
+      throw new StageFailure(error instanceof AppError && error.code === 'PROVIDER_NOT_AVAILABLE' ? 'GE05' : 'GE06', 'configure', (error as Error).message)
+    }
+    const reader = await s.provider.openReader(ctx, source, s.options, 'principal')
+    await reader.identity()
+    return reader
+  }
+}
+
 export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle> {
   if (!opts.apiKey) {
     throw new ConfigError('NO_API_KEY', 'The reference cluster needs an API key.', {
@@ -191,7 +229,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
       suggestions: ['Give a writable --data-dir (the cluster creates it when missing).'],
     })
   }
-  const principal = new AwsPrincipal({aws: opts.aws, assumeRole: opts.assumeRole, externalId: opts.externalId, env})
+  const readers = providerReaders(opts.cloudFlags ?? {}, env)
   const worker = new Worker({
     store,
     dataDir,
@@ -200,14 +238,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
     uploadConcurrency: opts.uploadConcurrency,
     hooks: opts.hooks,
     log,
-    async openSource(srcFs: string): Promise<SourceReader> {
-      const source = parseSource(srcFs)
-      if (source.provider !== 's3') {
-        throw new StageFailure('GE05', 'configure', `${source.provider}:// sources are not supported by the reference cluster yet; only s3:// is.`)
-      }
-      await principal.get()
-      return s3Reader(source, principal)
-    },
+    openSource: readers,
   })
 
   const server: Server = createServer((req, res) => {

@@ -21,7 +21,6 @@ import {
   type StrategyConfig,
   type TaskType,
 } from '../ingest/protocol.js'
-import {parseSource} from '../source.js'
 import {CLUSTER_CODES, type ClusterCode} from './codes.js'
 import {subjectCodes} from './csv.js'
 import {DEFAULT_HEADER_BYTES, readDicomHeader, type DicomTags} from './dicom-header.js'
@@ -318,10 +317,6 @@ export class Worker {
     }
     if (config.de_identify) {
       throw new StageFailure('GE05', 'configure', 'De-identification is not supported by the reference cluster; it would copy the data unchanged, so the ingest is refused.')
-    }
-    const source = parseSource(config.src_fs)
-    if (source.provider !== 's3') {
-      throw new StageFailure('GE05', 'configure', `${source.provider}:// sources are not supported by the reference cluster yet; only s3:// is.`)
     }
     try {
       await this.reader(ctx)

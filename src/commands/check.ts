@@ -1,16 +1,17 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import {parseDuration} from '../core/duration.js'
 import type {CheckResult} from '../core/verdict.js'
 import {ExitCode, UsageError} from '../errors.js'
-import {cloudFlags, grantRequest, principalFlags, sourceArg} from '../flags.js'
+import {cloudFlags, grantRequest, principalFlags, sourceArg} from '../cli/flags.js'
 import {renderCheckTable, stdoutColor} from '../output/table.js'
-import {loadSite} from '../site.js'
 
 export default class Check extends BaseCommand<CheckResult> {
   static override summary = 'Prove, operation by operation, that the ingest principal can read the source, and say what to fix when it cannot.'
-  static override description = `For each call the ingest cluster makes (list with the prefix, bucket region, get object, get object attributes, KMS decrypt of each key in use) one row: pass, fail, unknown or skip, what decided it, and the fix.
+  static override description = `For each call the ingest cluster makes one row: pass, fail, unknown or skip, what decided it, and the fix. AWS: list with the prefix, bucket region, get object, get object attributes, KMS decrypt of each key in use. GCP: bucket metadata, list, get. Azure: list, get.
+
+The AWS layers:
 
 The static layer (default) reads the bucket policy, Block Public Access, Object Ownership, default encryption, a spread sample of objects' encryption, and the key policy and grants of every KMS key in use, with your own (admin) credentials, and evaluates them for the principal; the principal's identity policies too when it is in your account. A condition that cannot be known from here (a VPC endpoint, the caller's organisation) makes a verdict unknown, never allowed. Across accounts, the principal's own side cannot be seen: the static verdicts then cover the bucket owner's side only, and say so.
 
@@ -28,8 +29,6 @@ Exit 0 when every operation passes (or has nothing to read), 5 when any fails or
   static override args = {source: sourceArg}
   static override flags = {
     ...principalFlags,
-    'kms-key': Flags.string({description: 'KMS key ARN to check Decrypt on, besides the keys found in use (repeatable).', multiple: true}),
-    ...cloudFlags,
     live: Flags.boolean({description: 'Also make the cluster\'s real calls as the principal (the live layer).'}),
     static: Flags.boolean({
       description: 'Evaluate the access documents with your own credentials (the static layer); --no-static skips it.',
@@ -37,13 +36,8 @@ Exit 0 when every operation passes (or has nothing to read), 5 when any fails or
       allowNo: true,
     }),
     sample: Flags.integer({description: 'How many objects to check, spread across the listing.', default: 20, min: 1, max: 1000}),
-    wait: Flags.string({description: 'Retry failing live calls with backoff for up to this long, e.g. 30s or 5m (KMS grants take up to ~5 minutes).', dependsOn: ['live']}),
-    'assume-role': Flags.string({description: 'Live layer: assume this role ARN to act as the principal (default principal when --principal and --site are not given).', helpGroup: 'LIVE'}),
-    'external-id': Flags.string({description: 'Live layer: ExternalId for --assume-role (default: from the site file).', dependsOn: ['assume-role'], helpGroup: 'LIVE'}),
-    'principal-profile': Flags.string({
-      description: 'Live layer: AWS profile of the principal (or, with --assume-role, the profile to assume it with); --profile stays the admin\'s, for the static layer.',
-      helpGroup: 'LIVE',
-    }),
+    wait: Flags.string({description: 'Retry failing live calls with backoff for up to this long, e.g. 30s or 5m (KMS grants take up to ~5 minutes, GCP IAM minutes, Azure up to ~10).', dependsOn: ['live']}),
+    ...cloudFlags('cloud', 'grant', 'live'),
   }
 
   async run(): Promise<CheckResult> {
@@ -52,20 +46,9 @@ Exit 0 when every operation passes (or has nothing to read), 5 when any fails or
       throw new UsageError('NOTHING_TO_CHECK', '--no-static without --live leaves nothing to check.', {suggestions: ['Add --live to run the live layer alone, or drop --no-static.']})
     }
     const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait)
-    const principal = flags.principal ?? (flags.site ? undefined : flags['assume-role'])
-    const {provider, req} = await grantRequest(args.source, {...flags, principal})
-    const site = flags.site && flags['assume-role'] && !flags['external-id'] ? await loadSite(flags.site) : undefined
-    const result = await provider.check(this.ctx, req, {
-      static: flags.static,
-      live: flags.live,
-      sample: flags.sample,
-      waitMs,
-      liveCredentials: {
-        assumeRole: flags['assume-role'],
-        externalId: flags['external-id'] ?? site?.aws?.externalId,
-        profile: flags['principal-profile'],
-      },
-    })
+    const {provider, req} = await grantRequest(args.source, flags, {purpose: 'check', groups: ['cloud', 'grant', 'live'], env: this.ctx.env})
+    const result = await provider.check(this.ctx, req, {static: flags.static, live: flags.live, sample: flags.sample, waitMs})
+    for (const f of result.findings) if (f.severity === 'warning') this.warn(f.message)
     if (!this.jsonEnabled()) this.ctx.ui.out(renderCheckTable(result, stdoutColor(this.ctx.env)))
     if (!result.ok) this.setExitStatus(ExitCode.CHECK_FAILED)
     return result

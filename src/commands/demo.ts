@@ -1,4 +1,4 @@
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from '../cli/base-command.js'
 import type {DemoResult} from '../demo/flow.js'
 
 export default class Demo extends BaseCommand<DemoResult> {

@@ -4,9 +4,8 @@
  * about settings that defeat a correct grant. Pure: no SDK, no I/O.
  */
 
-/** What the ingest cluster does with a source. */
-export type OperationId = 'list' | 'get' | 'get-attributes' | 'region' | 'decrypt'
-export const OPERATION_ORDER: readonly OperationId[] = ['list', 'region', 'get', 'get-attributes', 'decrypt']
+/** What the ingest cluster does with a source: each provider names its operations (`Provider.operations`). */
+export type OperationId = string
 
 /** static: the documents evaluated with the admin's credentials; live: real calls as the principal. */
 export type Layer = 'static' | 'live'
@@ -19,7 +18,7 @@ export type Outcome = 'pass' | 'fail' | 'unknown' | 'skip'
 
 export interface CheckRow {
   operation: OperationId
-  /** What the operation is performed on: s3://bucket/prefix, s3://bucket/key, a KMS key ARN. */
+  /** What the operation is performed on: the source, an object's URL, a key or setting the cloud names. */
   resource: string
   layer: Layer
   outcome: Outcome
@@ -83,15 +82,16 @@ export function worstOutcome(a: Outcome, b: Outcome): Outcome {
   return OUTCOME_RANK[a] >= OUTCOME_RANK[b] ? a : b
 }
 
-/** Order rows for reading: by layer (static first), then by operation, keeping input order inside. */
-export function sortRows(rows: readonly CheckRow[]): CheckRow[] {
+/** Order rows for reading: by layer (static first), then by operation in the provider's order, keeping input order inside. */
+export function sortRows(rows: readonly CheckRow[], order: readonly OperationId[] = []): CheckRow[] {
+  const rank = (op: OperationId) => (order.includes(op) ? order.indexOf(op) : order.length)
   const layerRank = (l: Layer) => (l === 'static' ? 0 : 1)
   return rows
     .map((row, i) => ({row, i}))
     .sort(
       (a, b) =>
         layerRank(a.row.layer) - layerRank(b.row.layer) ||
-        OPERATION_ORDER.indexOf(a.row.operation) - OPERATION_ORDER.indexOf(b.row.operation) ||
+        rank(a.row.operation) - rank(b.row.operation) ||
         a.i - b.i,
     )
     .map((x) => x.row)
@@ -124,8 +124,8 @@ export function groupRows(rows: readonly CheckRow[]): RowGroup[] {
   return groups
 }
 
-/** Assemble the result: rows sorted, summary and `ok` derived from the rows alone. */
-export function buildResult(input: Omit<CheckResult, 'ok' | 'summary'>): CheckResult {
-  const operations = sortRows(input.operations)
+/** Assemble the result: rows sorted (in the provider's operation order), summary and `ok` derived from the rows alone. */
+export function buildResult(input: Omit<CheckResult, 'ok' | 'summary'>, order: readonly OperationId[] = []): CheckResult {
+  const operations = sortRows(input.operations, order)
   return {...input, operations, ok: isOk(operations), summary: summarise(operations)}
 }

@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
 import type {AppContext} from '../context.js'
-import {startMotoServer, type MotoServer} from '../emulators/moto.js'
+import {startMotoServer, type MotoServer} from './moto.js'
 import {AppError, ExitCode} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import {makeDicomSet} from './dicom.js'
@@ -112,6 +112,7 @@ export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<D
       AWS_CONFIG_FILE: '/dev/null',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
       AWS_EC2_METADATA_DISABLED: 'true',
+      METADATA_SERVER_DETECTION: 'none',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       INGESTGATE_STATE_DIR: join(scratch, 'state'),
       FLYWHEEL_USER_HOME: join(scratch, 'home'),
@@ -155,8 +156,8 @@ export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<D
       port: 0,
       dataDir: join(scratch, 'cluster'),
       apiKey,
-      aws: {endpointUrl: endpoint, region: 'us-east-1', credentials: ADMIN},
-      assumeRole: DEMO_ROLE,
+      cloudFlags: {'endpoint-url': endpoint, region: 'us-east-1', 'assume-role': DEMO_ROLE},
+      env: childEnv(endpoint),
     })
     ui.info('\n' + ui.color.bold(`Started the reference cluster at ${cluster.url}, acting as ${DEMO_ROLE}`))
 

@@ -7,7 +7,8 @@
 import type {AppContext} from '../context.js'
 import {AppError, ExitCode} from '../errors.js'
 import type {CheckRow, CheckResult} from '../core/verdict.js'
-import type {CloudOptions, Provider} from '../providers/types.js'
+import type {Provider, SourceObject} from '../providers/types.js'
+import type {SiteFile} from '../site.js'
 import {compileFilter} from '../core/glob.js'
 import {directoryPrefix, parseSource, type Source} from '../source.js'
 import {hrsize} from './format.js'
@@ -40,61 +41,60 @@ export interface SourceCheckOutcome {
   rows?: string[]
 }
 
-/**
- * The seam where `ingestgate check` plugs into the gate. The default below looks for a `check`
- * method on the source's provider and skips (saying so) when this build has none.
- */
-export type SourceCheck = (ctx: AppContext, source: Source, opts: {cloud: CloudOptions; live: boolean; principal?: string}) => Promise<SourceCheckOutcome>
+/** What the preflight needs to read the source and check its access: the cloud flags given, the site file, the principal. */
+export interface SourceAccessInput {
+  cloudFlags: Record<string, unknown>
+  site?: SiteFile
+  live: boolean
+  principal?: string
+}
+
+/** The seam where `ingestgate check` plugs into the gate (tests replace it). */
+export type SourceCheck = (ctx: AppContext, source: Source, opts: SourceAccessInput) => Promise<SourceCheckOutcome>
 
 export type SourceLister = (
   ctx: AppContext,
   source: Source,
-  cloud: CloudOptions,
+  opts: SourceAccessInput,
   maxPages: number,
-) => Promise<{objects: Array<{key: string; size: number}>; truncated: boolean}>
+) => Promise<{objects: SourceObject[]; truncated: boolean}>
 
-export interface PreflightInput {
+export interface PreflightInput extends SourceAccessInput {
   ctx: AppContext
   src: string
   client: ClusterClient
   /** The ingest config's filters, applied as the cluster applies them. */
   filter: {include?: string[]; exclude?: string[]; include_dirs?: string[]; exclude_dirs?: string[]}
-  cloud: CloudOptions
-  live: boolean
-  principal?: string
   check?: SourceCheck
   lister?: SourceLister
   /** Listing is stopped after this many pages of 1000 keys (default 20). */
   maxPages?: number
 }
 
+async function providerFor(ctx: AppContext, source: Source, opts: SourceAccessInput): Promise<{provider: Provider; options: unknown}> {
+  const {getProvider} = await import('../providers/index.js')
+  const provider = await getProvider(source.provider)
+  return {provider, options: provider.readOptions({flags: opts.cloudFlags, site: opts.site, env: ctx.env, purpose: 'preflight', principal: opts.principal})}
+}
+
 /**
  * The default check step: the source provider's `check` (static layer; live too with --live), run
  * with the caller's credentials for the ingest principal. Rows that fail block the start; rows the
  * check cannot decide ("unknown") are shown but do not block, since they depend on things no
- * credentials here can see. Without a principal, or when the provider has no check, the step is a
- * skip that says why (never a silent pass).
+ * credentials here can see. Without a principal the step is a skip that says why (never a silent pass).
  */
 export const defaultSourceCheck: SourceCheck = async (ctx, source, opts) => {
-  const {getProvider} = await import('../providers/index.js')
-  let provider: Provider
+  let resolved
   try {
-    provider = await getProvider(source.provider)
+    resolved = await providerFor(ctx, source, opts)
   } catch (error) {
     return {status: 'skip', detail: (error as Error).message}
   }
-  if (!provider.check) return {status: 'skip', detail: `this build of ingestgate has no access check for ${source.provider}:// sources yet`}
   if (!opts.principal) {
     return {status: 'skip', detail: `no ingest principal given (--principal or --site), so the access check was not run`}
   }
-  const live = opts.live && source.provider === 's3' && /:role\//.test(opts.principal)
-  const result = await provider.check(ctx, {source, principal: opts.principal, kmsKeys: [], cloud: opts.cloud}, {
-    static: true,
-    live,
-    sample: 3,
-    waitMs: 0,
-    liveCredentials: live ? {assumeRole: opts.principal} : {},
-  })
+  const {provider, options} = resolved
+  const result = await provider.check(ctx, {source, principal: opts.principal, options}, {static: true, live: opts.live, sample: 3, waitMs: 0})
   return checkOutcome(result)
 }
 
@@ -109,14 +109,14 @@ export function checkOutcome(result: CheckResult): SourceCheckOutcome {
   return {status: 'pass', detail: `the ingest principal can do what the cluster does: ${counts}`, rows: unknown.map(row)}
 }
 
-/** S3 listing with the caller's own credentials (ListObjectsV2, pages of 1000). */
-export const defaultSourceLister: SourceLister = async (ctx, source, cloud, maxPages) => {
-  if (source.provider !== 's3') throw new Error(`listing ${source.provider}:// sources is not supported by this build`)
-  const aws = await ctx.aws({profile: cloud.profile, region: cloud.region, endpointUrl: cloud.endpointUrl, credentials: cloud.credentials})
-  const objects: Array<{key: string; size: number}> = []
+/** The source's listing with the caller's own credentials, through the provider's reader (pages of up to 1000). */
+export const defaultSourceLister: SourceLister = async (ctx, source, opts, maxPages) => {
+  const {provider, options} = await providerFor(ctx, source, opts)
+  const reader = await provider.openReader(ctx, source, options, 'operator')
+  const objects: SourceObject[] = []
   let token: string | undefined
   for (let page = 0; page < maxPages; page++) {
-    const res = await aws.s3.listPage(source.bucket, directoryPrefix(source), token, 1000)
+    const res = await reader.listPage(token)
     objects.push(...res.objects)
     token = res.nextToken
     if (!token) return {objects, truncated: false}
@@ -153,7 +153,7 @@ export async function preflight(input: PreflightInput, show: (r: PreflightResult
   if (source) {
     let check: SourceCheckOutcome
     try {
-      check = await (input.check ?? defaultSourceCheck)(input.ctx, source, {cloud: input.cloud, live: input.live, principal: input.principal})
+      check = await (input.check ?? defaultSourceCheck)(input.ctx, source, input)
     } catch (error) {
       check = {status: 'skip', detail: `the check could not run: ${(error as Error).message}`}
     }
@@ -161,7 +161,7 @@ export async function preflight(input: PreflightInput, show: (r: PreflightResult
     if (check.status === 'fail') result.passed = false
 
     try {
-      const listed = await (input.lister ?? defaultSourceLister)(input.ctx, source, input.cloud, input.maxPages ?? 20)
+      const listed = await (input.lister ?? defaultSourceLister)(input.ctx, source, input, input.maxPages ?? 20)
       const matches = compileFilter(input.filter)
       const dir = directoryPrefix(source)
       result.objects = listed.objects.length

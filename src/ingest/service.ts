@@ -8,12 +8,11 @@ import {join} from 'node:path'
 import type {AppContext} from '../context.js'
 import {ConfigError, ExitCode, type ExitCodeValue} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
-import type {CloudOptions} from '../providers/types.js'
 import type {CreateBody} from './body.js'
 import {rememberIngest, resolveApiKey, resolveIngestRef, type IngestRef} from './config.js'
 import {finishedCleanly, followIngest, isTerminal, STREAM_OF, type FollowResult, type SaveKind} from './follow.js'
 import {ClusterClient, RequestAborted, type RetryInfo} from './http.js'
-import {preflight, type PreflightResult, type SourceCheck, type SourceLister} from './preflight.js'
+import {preflight, type PreflightResult, type SourceAccessInput, type SourceCheck, type SourceLister} from './preflight.js'
 import {createStdinPrompter, type StdinPrompter} from './prompt.js'
 import type {Ingest, Report} from './protocol.js'
 import {saveStreamToFile} from './save.js'
@@ -186,13 +185,7 @@ export interface StartParams {
   loadSubjects?: string
   follow: boolean
   followFlags: FollowFlags
-  preflight?: {
-    cloud: CloudOptions
-    live: boolean
-    principal?: string
-    check?: SourceCheck
-    lister?: SourceLister
-  }
+  preflight?: SourceAccessInput & {check?: SourceCheck; lister?: SourceLister}
   /** Secrets inside the body (the project strategy's source key) to keep out of every output. */
   secrets?: string[]
 }
@@ -222,11 +215,7 @@ export async function startIngest(s: IngestSession, p: StartParams): Promise<{su
         src: p.body.config.src_fs,
         client,
         filter: p.body.config,
-        cloud: p.preflight.cloud,
-        live: p.preflight.live,
-        principal: p.preflight.principal,
-        check: p.preflight.check,
-        lister: p.preflight.lister,
+        ...p.preflight,
       },
       (r) => s.view.preflight(r),
     )

@@ -1,22 +1,34 @@
 /**
  * The typed provider registry: the source URL's scheme picks the provider, loaded on demand so a
- * command only loads the cloud it talks to.
+ * command only loads the cloud it talks to. Each cloud's flags are imported eagerly (they import
+ * only oclif) so every command's flag set, and so the manifest, is static.
  */
 import {ConfigError} from '../errors.js'
 import type {ProviderId} from '../source.js'
-import type {Provider} from './types.js'
+import {awsFlags} from './aws/flags.js'
+import type {Provider, ProviderFlagSet} from './types.js'
 
-const loaders: Record<ProviderId, (() => Promise<Provider>) | undefined> = {
-  s3: async () => (await import('./aws/index.js')).awsProvider,
-  // Not built yet: GCS bucket IAM bindings and Azure role assignments plug in here, in the same shape.
+interface Registration {
+  flags: ProviderFlagSet
+  load?: () => Promise<Provider>
+}
+
+const registry: Record<ProviderId, Registration | undefined> = {
+  s3: {flags: awsFlags, load: async () => (await import('./aws/index.js')).awsProvider as Provider},
   gs: undefined,
   az: undefined,
 }
 
+/** The flag sets of every registered cloud, by provider id. */
+export function providerFlagSets(): Array<[ProviderId, ProviderFlagSet]> {
+  return Object.entries(registry).flatMap(([id, r]) => (r ? [[id as ProviderId, r.flags] as [ProviderId, ProviderFlagSet]] : []))
+}
+
 export async function getProvider(id: ProviderId): Promise<Provider> {
-  const load = loaders[id]
+  const load = registry[id]?.load
   if (!load) {
-    throw new ConfigError('PROVIDER_NOT_AVAILABLE', `${id}:// sources are not supported by this version of ingestgate yet; only s3:// is.`, {
+    const ready = Object.keys(registry).filter((k) => registry[k as ProviderId]?.load)
+    throw new ConfigError('PROVIDER_NOT_AVAILABLE', `${id}:// sources are not supported by this version of ingestgate yet; ${ready.map((k) => `${k}://`).join(', ')} ${ready.length === 1 ? 'is' : 'are'}.`, {
       suggestions: ['Grant access with the cloud console or CLI for now (see docs/cloud-admin-guide.md).'],
     })
   }

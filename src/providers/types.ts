@@ -42,6 +42,8 @@ export interface OptionInput {
   env: NodeJS.ProcessEnv
   /** Which command asks: render must stay pure (no network, no SDK), the cluster acts as the principal. */
   purpose: 'render' | 'grant' | 'check' | 'preflight' | 'cluster'
+  /** The ingest principal, when known (the preflight's live layer may act as it). */
+  principal?: string
 }
 
 /**
@@ -126,13 +128,6 @@ export interface SourceReader {
 /** The neutral error vocabulary of reading a source (`AppError.kind`), set by each cloud's classifier. */
 export type {SourceErrorKind} from '../errors.js'
 
-/** One operation of the cluster's, as a check row names it. */
-export interface OperationSpec {
-  id: string
-  /** A short label for tables, e.g. 'list', 'bucket metadata'. */
-  label: string
-}
-
 export interface Provider<O = unknown> {
   id: ProviderId
   /** A cloud name for messages: 'AWS', 'GCP', 'Azure'. */
@@ -140,9 +135,11 @@ export interface Provider<O = unknown> {
   /** How the principal is named on this cloud, for messages. */
   principalNoun: string
   renderFormats: readonly string[]
-  /** The operations the check reports, in reading order. */
-  operations: readonly OperationSpec[]
+  /** The operation ids the check reports (CheckRow.operation), in reading order. */
+  operations: readonly string[]
   principalFromSite(site: SiteFile): string | undefined
+  /** The principal implied by the options when neither --principal nor the site gives one (AWS: --assume-role). */
+  principalFromOptions?(options: O): string | undefined
   /**
    * The provider's options from the flags, the site file and the environment. Validates the flag
    * values (URL schemes, ARNs, e-mails) before any network call.

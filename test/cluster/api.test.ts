@@ -11,6 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
 import {clusterApi, vendorCreateBody, type Api} from '../helpers/cluster.js'
+import {clusterOnMoto} from '../helpers/moto.js'
 
 const KEY = 'cluster.example.org:k3y-for-tests-5678'
 let handle: ClusterHandle
@@ -21,8 +22,7 @@ beforeAll(async () => {
     dataDir: mkdtempSync(join(tmpdir(), 'ig-cluster-api-')),
     apiKey: KEY,
     // Nothing listens on port 9: a started ingest fails at its first AWS call (no cloud needed here).
-    aws: {endpointUrl: 'http://127.0.0.1:9', region: 'us-east-1', credentials: {accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x'.repeat(40)}},
-    env: {AWS_MAX_ATTEMPTS: '1'},
+    ...clusterOnMoto({endpoint: 'http://127.0.0.1:9', region: 'us-east-1'}, {accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x'.repeat(40)}, undefined, {AWS_MAX_ATTEMPTS: '1'}),
   })
   api = clusterApi(handle.url, KEY)
 })

@@ -13,7 +13,7 @@ import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
 import {progressBody, progressCounts} from '../../src/ingest/format.js'
 import {AUDIT_HEADER} from '../../src/ingest/protocol.js'
 import {clusterApi, seedDicomBucket, type Api, type SeededSource} from '../helpers/cluster.js'
-import {ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
+import {clusterOnMoto, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
 
 const KEY = 'cluster.example.org:test-key-0123456789'
 
@@ -30,7 +30,7 @@ async function cluster(extra: Partial<Parameters<typeof startCluster>[0]> = {}):
   const handle = await startCluster({
     dataDir,
     apiKey: KEY,
-    aws: {endpointUrl: moto.endpoint, region: moto.region, credentials: ROOT_CREDENTIALS},
+    ...clusterOnMoto(moto, ROOT_CREDENTIALS),
     ...extra,
   })
   return {handle, api: clusterApi(handle.url, KEY), dataDir}

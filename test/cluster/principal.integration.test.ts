@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster} from '../../src/cluster/server.js'
 import {clusterApi, seedDicomBucket, type SeededSource} from '../helpers/cluster.js'
-import {ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
+import {clusterOnMoto, type AwsCredentials, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
 
 const KEY = 'principal-test-key'
 let moto: Moto
@@ -32,8 +32,8 @@ afterAll(async () => {
   await moto?.stop()
 })
 
-async function ingestAs(aws: Parameters<typeof startCluster>[0]['aws'], assumeRole?: string) {
-  const handle = await startCluster({dataDir: mkdtempSync(join(tmpdir(), 'ig-cluster-p-')), apiKey: KEY, aws: {endpointUrl: moto.endpoint, region: moto.region, ...aws}, assumeRole})
+async function ingestAs(aws: {credentials: AwsCredentials}, assumeRole?: string) {
+  const handle = await startCluster({dataDir: mkdtempSync(join(tmpdir(), 'ig-cluster-p-')), apiKey: KEY, ...clusterOnMoto(moto, aws.credentials, assumeRole)})
   try {
     const api = clusterApi(handle.url, KEY)
     const ing = await api.create(src.url)

@@ -13,7 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster, type ClusterOptions} from '../../src/cluster/server.js'
 import {clusterApi, seedDicomBucket, type SeededSource} from '../helpers/cluster.js'
-import {ROOT_CREDENTIALS, startMoto, type Moto, type RequestLine} from '../helpers/moto.js'
+import {clusterOnMoto, ROOT_CREDENTIALS, startMoto, type Moto, type RequestLine} from '../helpers/moto.js'
 
 const KEY = 'restart-test-key'
 let moto: Moto
@@ -36,7 +36,7 @@ function walk(dir: string): string[] {
 const baseOptions = (dataDir: string): ClusterOptions => ({
   dataDir,
   apiKey: KEY,
-  aws: {endpointUrl: moto.endpoint, region: moto.region, credentials: ROOT_CREDENTIALS},
+  ...clusterOnMoto(moto, ROOT_CREDENTIALS),
 })
 
 /** GETs of the source's objects since `mark`, by key: ranged (header reads) and whole (uploads). */

@@ -29,7 +29,7 @@ import {KMSClient} from '@aws-sdk/client-kms'
 import {S3Client} from '@aws-sdk/client-s3'
 import {AssumeRoleCommand, STSClient} from '@aws-sdk/client-sts'
 
-import {MOTO_LAUNCHER, assertMotoInstalled as assertMotoServerInstalled, startMotoServer, type MotoServer} from '../../src/emulators/moto.js'
+import {MOTO_LAUNCHER, assertMotoInstalled as assertMotoServerInstalled, startMotoServer, type MotoServer} from '../../src/demo/moto.js'
 
 export {MOTO_LAUNCHER}
 
@@ -391,4 +391,29 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<Moto> {
     },
   }
   return moto
+}
+
+/**
+ * How the reference cluster reaches moto as a given identity: the cloud flags of `cluster serve`
+ * and an environment holding only these credentials (the AWS chain reads them as it would on a host).
+ */
+export function clusterOnMoto(
+  moto: Pick<Moto, 'endpoint' | 'region'>,
+  credentials: AwsCredentials,
+  assumeRole?: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): {cloudFlags: Record<string, unknown>; env: NodeJS.ProcessEnv} {
+  return {
+    cloudFlags: {'endpoint-url': moto.endpoint, region: moto.region, ...(assumeRole ? {'assume-role': assumeRole} : {})},
+    env: {
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? {AWS_SESSION_TOKEN: credentials.sessionToken} : {}),
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      METADATA_SERVER_DETECTION: 'none',
+      ...extraEnv,
+    },
+  }
 }

@@ -32,7 +32,7 @@ describe('preflight', () => {
       src: 's3://acme-imaging/dicom',
       client: new ClusterClient(cluster.url, 'k:preflight-key'),
       filter: {include: ['*.dcm']},
-      cloud: {},
+      cloudFlags: {},
       live: false,
       check: async () => ({status: 'fail' as const, detail: 'access is not as the ingest cluster needs it', rows: ['FAIL  static get s3://acme-imaging/dicom: denied']}),
       lister: async () => ({objects: [{key: 'dicom/a.dcm', size: 1000}, {key: 'dicom/b.txt', size: 24}], truncated: false}),

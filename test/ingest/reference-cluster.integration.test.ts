@@ -14,7 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
 import {BIN, ROOT, runCli} from '../helpers/cli.js'
-import {MOTO_REGION, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
+import {clusterOnMoto, MOTO_REGION, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
 import {ingestEnv, isolatedHome, jsonLines, KEY} from './helpers.js'
 
 const BUCKET = 'ingest-e2e'
@@ -58,7 +58,7 @@ async function start(port?: number): Promise<ClusterHandle> {
     port,
     dataDir,
     apiKey: KEY,
-    aws: {endpointUrl: moto.endpoint, credentials: ROOT_CREDENTIALS, region: MOTO_REGION},
+    ...clusterOnMoto({endpoint: moto.endpoint, region: MOTO_REGION}, ROOT_CREDENTIALS),
     hooks: {
       beforeFile: async () => {
         if (slow) await new Promise((r) => setTimeout(r, slow))

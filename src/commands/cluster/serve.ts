@@ -2,8 +2,8 @@ import {join} from 'node:path'
 
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {cloudFlags} from '../../flags.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {cloudFlags} from '../../cli/flags.js'
 import {registerApiKey} from '../../output/redact.js'
 
 export interface ClusterServeResult {
@@ -27,13 +27,14 @@ export default class ClusterServe extends BaseCommand<ClusterServeResult> {
     host: Flags.string({description: 'Interface to listen on.', default: '127.0.0.1'}),
     'data-dir': Flags.string({description: 'Directory for the state database, the destination tree and the reports (default: STATE_DIR/cluster).'}),
     'api-key': Flags.string({description: 'The API key clients must send.', env: 'INGESTGATE_CLUSTER_API_KEY'}),
-    ...cloudFlags,
-    'assume-role': Flags.string({description: 'Ingest role ARN to assume with the credentials before reading sources.', helpGroup: 'CLOUD'}),
-    'external-id': Flags.string({description: 'External id for --assume-role.', helpGroup: 'CLOUD', dependsOn: ['assume-role']}),
+    ...cloudFlags('cloud', 'cluster'),
   }
 
   async run(): Promise<ClusterServeResult> {
     const {flags} = await this.parse(ClusterServe)
+    // Each cloud validates its flags now (a malformed --assume-role would otherwise fail every ingest later).
+    const {getProvider, providerFlagSets} = await import('../../providers/index.js')
+    for (const [id] of providerFlagSets()) (await getProvider(id)).readOptions({flags, env: this.ctx.env, purpose: 'cluster'})
     const apiKey = flags['api-key'] ?? ''
     registerApiKey(apiKey)
     // Listen for the stop signals before anything is announced (a signal that comes during start-up
@@ -53,9 +54,7 @@ export default class ClusterServe extends BaseCommand<ClusterServeResult> {
         host: flags.host,
         dataDir: flags['data-dir'] ?? join(this.ctx.stateDir, 'cluster'),
         apiKey,
-        aws: {profile: flags.profile, region: flags.region, endpointUrl: flags['endpoint-url']},
-        assumeRole: flags['assume-role'],
-        externalId: flags['external-id'],
+        cloudFlags: flags,
         env: this.ctx.env,
         log: (line) => ui.info(`[${this.ctx.now().toISOString()}] ${line}`),
       })

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../ingest/command.js'
+import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../cli/ingest-command.js'
 import {abortIngest} from '../../ingest/service.js'
 
 export default class IngestAbort extends IngestCommand<{url: string; id: string; status: string; aborted: boolean; message: string}> {

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {forceScanFlag, IngestCommand, startFlags, strictUidFlag} from '../../ingest/command.js'
+import {forceScanFlag, IngestCommand, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 import {Flags} from '@oclif/core'
 

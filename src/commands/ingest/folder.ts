@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {forceScanFlag, IngestCommand, levelFlags, startFlags} from '../../ingest/command.js'
+import {forceScanFlag, IngestCommand, levelFlags, startFlags} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 
 export default class IngestFolder extends IngestCommand<StartSummary> {

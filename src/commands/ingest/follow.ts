@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {apiKeyFlag, IngestCommand, ingestUrlArg, saveFlags} from '../../ingest/command.js'
+import {apiKeyFlag, IngestCommand, ingestUrlArg, saveFlags} from '../../cli/ingest-command.js'
 import {connectToIngest, followWithSession, type FollowSummary} from '../../ingest/service.js'
 
 export default class IngestFollow extends IngestCommand<FollowSummary> {

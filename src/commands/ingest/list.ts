@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {apiKeyFlag, clusterFlag, IngestCommand} from '../../ingest/command.js'
+import {apiKeyFlag, clusterFlag, IngestCommand} from '../../cli/ingest-command.js'
 import {loadConfigFile, resolveCluster} from '../../ingest/config.js'
 import {ingestOneLiner} from '../../ingest/format.js'
 import type {Ingest} from '../../ingest/protocol.js'

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {IngestCommand, startFlags} from '../../ingest/command.js'
+import {IngestCommand, startFlags} from '../../cli/ingest-command.js'
 import {registerApiKey} from '../../output/redact.js'
 import type {StartSummary} from '../../ingest/service.js'
 

@@ -1,4 +1,4 @@
-import {apiKeyFlag, IngestCommand, ingestUrlArg, saveFlags} from '../../ingest/command.js'
+import {apiKeyFlag, IngestCommand, ingestUrlArg, saveFlags} from '../../cli/ingest-command.js'
 import {ingestReport} from '../../ingest/service.js'
 
 export default class IngestReport extends IngestCommand<Awaited<ReturnType<typeof ingestReport>>['result']> {

@@ -1,4 +1,4 @@
-import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../ingest/command.js'
+import {apiKeyFlag, IngestCommand, ingestUrlArg} from '../../cli/ingest-command.js'
 import {statusHeader} from '../../ingest/format.js'
 import type {Ingest} from '../../ingest/protocol.js'
 import {ingestStatus} from '../../ingest/service.js'

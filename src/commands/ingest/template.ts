@@ -3,7 +3,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 
 import {ConfigError} from '../../errors.js'
-import {forceScanFlag, IngestCommand, levelFlags, startFlags, strictUidFlag} from '../../ingest/command.js'
+import {forceScanFlag, IngestCommand, levelFlags, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 
 export default class IngestTemplate extends IngestCommand<StartSummary> {

@@ -2,10 +2,14 @@
  * What the static and live layers of the AWS check share: the principal in the forms check accepts,
  * and the exact commands its remedies point to.
  */
-import type {RemedyContext} from '../../core/iam/access.js'
+import type {RemedyContext} from './policy/access.js'
 import {ConfigError} from '../../errors.js'
-import type {GrantRequest} from '../types.js'
+import type {AwsRequest} from './options.js'
 import {parsePrincipalArn} from './grant-spec.js'
+
+/** The operations the cluster performs on an S3 source, in reading order. */
+export const AWS_OPERATIONS = ['list', 'region', 'get', 'get-attributes', 'decrypt'] as const
+export type AwsOperationId = (typeof AWS_OPERATIONS)[number]
 
 export interface CheckPrincipal {
   /** As evaluated: the role (or user) ARN, or the assumed-role session ARN given. */
@@ -52,16 +56,17 @@ function shellWord(s: string): string {
 }
 
 /** The cloud flags the user gave, repeated so a remedy command runs against the same place. */
-function cloudArgs(req: GrantRequest): string {
+function cloudArgs(req: AwsRequest): string {
   const parts: string[] = []
-  if (req.cloud.profile) parts.push('--profile', shellWord(req.cloud.profile))
-  if (req.cloud.region) parts.push('--region', shellWord(req.cloud.region))
-  if (req.cloud.endpointUrl) parts.push('--endpoint-url', shellWord(req.cloud.endpointUrl))
+  const {profile, region, endpointUrl} = req.options.cloud
+  if (profile) parts.push('--profile', shellWord(profile))
+  if (region) parts.push('--region', shellWord(region))
+  if (endpointUrl) parts.push('--endpoint-url', shellWord(endpointUrl))
   return parts.length ? ' ' + parts.join(' ') : ''
 }
 
 /** The commands remedies point to: grant apply for this source, and the live check as the principal. */
-export function remedyCommands(req: GrantRequest, principal: CheckPrincipal): RemedyContext {
+export function remedyCommands(req: AwsRequest, principal: CheckPrincipal): RemedyContext {
   const who = `--principal ${shellWord(principal.grantArn)}`
   const src = shellWord(req.source.url)
   return {

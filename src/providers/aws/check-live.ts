@@ -8,14 +8,15 @@
 import {classifyProbeError, type ProbeFailure} from '../../clients/aws-errors.js'
 import type {AwsClients, ObjectProbe} from '../../clients/aws.js'
 import type {AppContext} from '../../context.js'
-import type {RemedyContext} from '../../core/iam/access.js'
+import type {RemedyContext} from './policy/access.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
-import type {CheckRow, Finding, OperationId, Outcome} from '../../core/verdict.js'
+import type {CheckRow, Finding, Outcome} from '../../core/verdict.js'
 import {AppError, ConfigError} from '../../errors.js'
 import {registerSecret} from '../../output/redact.js'
-import type {CheckOptions, GrantRequest} from '../types.js'
-import {callerIsPrincipal, missingLiveIdentity, type CheckPrincipal} from './check-common.js'
+import type {CheckOptions} from '../types.js'
+import type {AwsRequest} from './options.js'
+import {callerIsPrincipal, missingLiveIdentity, type AwsOperationId, type CheckPrincipal} from './check-common.js'
 import type {SampledObject} from './check-static.js'
 
 /** Probes in flight at once: enough for a 20-object sample in one round trip, gentle on the endpoint. */
@@ -40,7 +41,7 @@ type ProbeResult<T = unknown> = {ok: true; value: T} | {ok: false; failure: Prob
 
 interface Probe {
   id: string
-  operation: OperationId
+  operation: AwsOperationId
   /** What the row names. */
   resource: string
   /** The API call, for decided-by. */
@@ -60,11 +61,12 @@ async function attempt<T>(fn: () => Promise<T>): Promise<ProbeResult<T>> {
 }
 
 /** The principal's clients: an assumed role, a profile that is the principal, or the operator's own chain. */
-async function principalClients(ctx: AppContext, req: GrantRequest, opts: CheckOptions): Promise<AwsClients> {
-  const {assumeRole, externalId, profile} = opts.liveCredentials
-  const where = {region: req.cloud.region, endpointUrl: req.cloud.endpointUrl}
+async function principalClients(ctx: AppContext, req: AwsRequest, opts: CheckOptions): Promise<AwsClients> {
+  const {assumeRole, externalId, profile} = req.options.live
+  const {cloud} = req.options
+  const where = {region: cloud.region, endpointUrl: cloud.endpointUrl}
   if (assumeRole) {
-    const base = await ctx.aws({...where, profile: profile ?? req.cloud.profile})
+    const base = await ctx.clients.aws({...where, profile: profile ?? cloud.profile})
     // The session must outlive --wait; AWS allows 15 minutes to 1 hour for chained sessions.
     const durationSeconds = Math.min(3600, Math.max(900, Math.ceil(opts.waitMs / 1000) + 600))
     let assumed
@@ -84,13 +86,13 @@ async function principalClients(ctx: AppContext, req: GrantRequest, opts: CheckO
     }
     registerSecret(assumed.credentials.secretAccessKey)
     registerSecret(assumed.credentials.sessionToken)
-    return ctx.aws({...where, credentials: assumed.credentials})
+    return ctx.clients.aws({...where, credentials: assumed.credentials})
   }
-  if (profile) return ctx.aws({...where, profile})
-  return ctx.aws(req.cloud)
+  if (profile) return ctx.clients.aws({...where, profile})
+  return ctx.clients.aws(cloud)
 }
 
-const CALL_OF: Record<OperationId, string> = {
+const CALL_OF: Record<AwsOperationId, string> = {
   list: 'ListObjectsV2',
   region: 'HeadBucket',
   get: 'GetObject',
@@ -98,7 +100,7 @@ const CALL_OF: Record<OperationId, string> = {
   decrypt: 'GetObject (SSE-KMS)',
 }
 
-const ACTION_OF: Record<OperationId, string> = {
+const ACTION_OF: Record<AwsOperationId, string> = {
   list: 's3:ListBucket',
   region: 's3:ListBucket (HeadBucket)',
   get: 's3:GetObject',
@@ -119,7 +121,7 @@ interface RowContext {
 }
 
 /** What a failed probe means for the row: outcome, cause and the fix. */
-function failureRow(op: OperationId, f: ProbeFailure, c: RowContext): Pick<CheckRow, 'outcome' | 'code' | 'cause' | 'remedy'> {
+function failureRow(op: AwsOperationId, f: ProbeFailure, c: RowContext): Pick<CheckRow, 'outcome' | 'code' | 'cause' | 'remedy'> {
   const action = ACTION_OF[op]
   const grant = c.keyArn ? `${c.remedies.grantApply} --kms-key ${c.keyArn}` : c.remedies.grantApply
   const mk = (outcome: Outcome, cause: string, remedy: string) => ({outcome, code: f.cause, cause, remedy})
@@ -179,7 +181,7 @@ async function verifyIdentity(aws: AwsClients, principal: CheckPrincipal): Promi
  */
 export async function runLiveLayer(
   ctx: AppContext,
-  req: GrantRequest,
+  req: AwsRequest,
   opts: CheckOptions,
   principal: CheckPrincipal,
   remedies: RemedyContext,
@@ -248,7 +250,7 @@ export async function runLiveLayer(
   }
 
   // What each probe's answer means (the wait loop retries by the same reading).
-  const staticRow = (op: OperationId, resource: string) => input.staticRows?.find((r) => r.operation === op && r.resource === resource)
+  const staticRow = (op: AwsOperationId, resource: string) => input.staticRows?.find((r) => r.operation === op && r.resource === resource)
   const rows: CheckRow[] = []
   const toRow = (p: Probe, resource = p.resource, operation = p.operation, keyArn?: string, detail?: string): CheckRow => {
     const r = p.result!

@@ -21,15 +21,16 @@ import {
   type RemedyContext,
   type S3Facts,
   type StaticDecision,
-} from '../../core/iam/access.js'
-import type {NamedPolicy} from '../../core/iam/evaluate.js'
-import {findPublicStatements, findStaleUniqueIds, parsePolicyDocument} from '../../core/iam/policy.js'
-import type {IamPolicy} from '../../core/iam/types.js'
+} from './policy/access.js'
+import type {NamedPolicy} from './policy/evaluate.js'
+import {findPublicStatements, findStaleUniqueIds, parsePolicyDocument} from './policy/policy.js'
+import type {IamPolicy} from './policy/types.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
-import type {CheckRow, Finding, OperationId} from '../../core/verdict.js'
+import type {CheckRow, Finding} from '../../core/verdict.js'
 import {AppError, RemoteError} from '../../errors.js'
-import type {CheckOptions, GrantRequest} from '../types.js'
-import type {CheckPrincipal} from './check-common.js'
+import type {CheckOptions} from '../types.js'
+import type {AwsRequest} from './options.js'
+import type {AwsOperationId, CheckPrincipal} from './check-common.js'
 
 /** An object the static layer sampled, with its encryption, for the live layer to probe too. */
 export interface SampledObject {
@@ -182,7 +183,7 @@ async function readKey(aws: AwsClients, ref: string, region: string, owner: stri
   return facts
 }
 
-function row(operation: OperationId, resource: string, d: StaticDecision): CheckRow {
+function row(operation: AwsOperationId, resource: string, d: StaticDecision): CheckRow {
   return {operation, resource, layer: 'static', outcome: d.outcome, code: d.code, cause: d.cause, decidedBy: d.decidedBy, remedy: d.remedy}
 }
 
@@ -192,13 +193,13 @@ function row(operation: OperationId, resource: string, d: StaticDecision): Check
  */
 export async function runStaticLayer(
   ctx: AppContext,
-  req: GrantRequest,
+  req: AwsRequest,
   opts: CheckOptions,
   principal: CheckPrincipal,
   remedies: RemedyContext,
 ): Promise<StaticOutcome> {
   const {bucket, prefix} = req.source
-  const aws = await ctx.aws(req.cloud)
+  const aws = await ctx.clients.aws(req.options.cloud)
   const me = await aws.callerIdentity()
   const owner = me.account
   let region: string | undefined
@@ -342,7 +343,7 @@ export async function runStaticLayer(
 
   // KMS keys in use: --kms-key, default encryption, the sample.
   const keyObjects = new Map<string, SampledObject | undefined>()
-  for (const k of req.kmsKeys) keyObjects.set(k, undefined)
+  for (const k of req.options.kmsKeys) keyObjects.set(k, undefined)
   if (defaultKeysRead.ok) {
     for (const k of defaultKeysRead.value) if (!keyObjects.has(k)) keyObjects.set(k, undefined)
   } else {
@@ -360,7 +361,7 @@ export async function runStaticLayer(
   const bucketArn = s3BucketArn(principal.partition, bucket)
   const keyFacts = await Promise.all(
     [...keyObjects].map(([ref, o]) =>
-      readKey(aws, ref, region ?? req.cloud.region ?? aws.options.region ?? 'us-east-1', owner, o ? {'aws:s3:arn': o.encryption?.bucketKeyEnabled ? bucketArn : `${bucketArn}/${o.key}`} : undefined),
+      readKey(aws, ref, region ?? req.options.cloud.region ?? aws.options.region ?? 'us-east-1', owner, o ? {'aws:s3:arn': o.encryption?.bucketKeyEnabled ? bucketArn : `${bucketArn}/${o.key}`} : undefined),
     ),
   )
   // One key may be reached by several references (alias, id, ARN): one row per key.
@@ -393,7 +394,22 @@ export async function runStaticLayer(
       rows.push(row('get-attributes', resource, decideS3('get-attributes', facts, remedies, o.key)))
     }
   }
-  if (byArn.size === 0) {
+  // Decrypt can only be said "not needed" when every sampled object's encryption was seen.
+  if (unreadableHeads.length > 0) {
+    const first = unreadableHeads[0]
+    rows.push({
+      operation: 'decrypt',
+      resource: sourceUrl,
+      layer: 'static',
+      outcome: 'unknown',
+      code: 'encryption-unreadable',
+      cause: `the encryption of ${unreadableHeads.length} of ${sample.length} sampled object(s) cannot be read (${first.r.ok ? '' : why(first.r.error)}), so the KMS keys they use, if any, are not known`,
+      decidedBy: [`HeadObject s3://${bucket}/${first.o.key}`],
+      remedy: `Name their keys with --kms-key ARN, or prove decryption as the principal: ${remedies.checkLive}`,
+    })
+  } else if (byArn.size === 0 && !defaultKeysRead.ok) {
+    rows.push({operation: 'decrypt', resource: sourceUrl, layer: 'static', outcome: 'unknown', code: 'encryption-unreadable', cause: `no sampled object is SSE-KMS, but the default encryption cannot be read (${why(defaultKeysRead.error)})`, decidedBy: ['GetBucketEncryption'], remedy: `Name the default key with --kms-key ARN, or prove decryption as the principal: ${remedies.checkLive}`})
+  } else if (byArn.size === 0) {
     rows.push({operation: 'decrypt', resource: sourceUrl, layer: 'static', outcome: 'skip', code: 'no-kms', cause: 'no KMS key in use: no sampled object is SSE-KMS and the default encryption uses no KMS key', decidedBy: [], remedy: ''})
   }
   for (const [id, {facts: kf}] of byArn) {

@@ -4,13 +4,14 @@
  */
 import type {AppContext} from '../../context.js'
 import {buildResult, type CheckResult, type CheckRow, type Finding, type Layer} from '../../core/verdict.js'
-import type {CheckOptions, GrantRequest} from '../types.js'
-import {parseCheckPrincipal, remedyCommands} from './check-common.js'
+import type {CheckOptions} from '../types.js'
+import type {AwsRequest} from './options.js'
+import {AWS_OPERATIONS, parseCheckPrincipal, remedyCommands} from './check-common.js'
 import {runLiveLayer} from './check-live.js'
 import {runStaticLayer, type StaticOutcome} from './check-static.js'
 
 /** Run the layers asked for and assemble the result; `ok` comes from the rows alone. */
-export async function checkAws(ctx: AppContext, req: GrantRequest, opts: CheckOptions): Promise<CheckResult> {
+export async function checkAws(ctx: AppContext, req: AwsRequest, opts: CheckOptions): Promise<CheckResult> {
   const principal = parseCheckPrincipal(req.principal)
   const remedies = remedyCommands(req, principal)
   const layers: Layer[] = []
@@ -35,5 +36,5 @@ export async function checkAws(ctx: AppContext, req: GrantRequest, opts: CheckOp
     rows.push(...live.rows)
     findings.push(...live.findings)
   }
-  return buildResult({source: req.source.url, principal: principal.arn, layers, identities, operations: rows, findings})
+  return buildResult({source: req.source.url, principal: principal.arn, layers, identities, operations: rows, findings}, AWS_OPERATIONS)
 }

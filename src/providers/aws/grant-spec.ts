@@ -4,7 +4,7 @@
  */
 import {createHash} from 'node:crypto'
 
-import type {IamStatement} from '../../core/iam/types.js'
+import type {IamStatement} from './policy/types.js'
 import {ConfigError} from '../../errors.js'
 
 export interface AwsGrantSpec {
@@ -33,6 +33,17 @@ export interface ParsedPrincipalArn {
   name: string
 }
 
+/** Say what a principal that is not an IAM ARN looks like, so the message names the mistake. */
+function principalMistake(value: string): string {
+  if (/^(serviceAccount|user|group|domain):|@[\w.-]+\.iam\.gserviceaccount\.com$/i.test(value)) return 'this is a GCP member; s3:// needs an IAM role ARN'
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return 'this is an Azure object id (a GUID); s3:// needs an IAM role ARN'
+  const account = /^arn:[^:]*:iam::(\d*):/.exec(value)
+  if (account && account[1].length !== 12) return `the account id "${account[1]}" has ${account[1].length} digits, not 12`
+  if (/:(role|user)\/?$/.test(value)) return 'the role or user name after the slash is missing'
+  if (/^arn:/.test(value)) return 'expected arn:PARTITION:iam::ACCOUNT_ID:role/NAME (or :user/NAME)'
+  return 'it does not start with arn:'
+}
+
 /**
  * Validate the ingest principal: a well-formed IAM role or user ARN, never `*`, an account, a
  * service or a bare unique id.
@@ -59,9 +70,7 @@ export function parsePrincipalArn(input: string): ParsedPrincipalArn {
     })
   }
   const m = PRINCIPAL_ARN.exec(value)
-  if (!m) {
-    throw new ConfigError('BAD_PRINCIPAL', `"${value}" is not a well-formed IAM role or user ARN.`, {suggestions: help})
-  }
+  if (!m) throw new ConfigError('BAD_PRINCIPAL', `"${value}" is not a well-formed IAM role or user ARN: ${principalMistake(value)}.`, {suggestions: help})
   return {arn: value, partition: m[1], accountId: m[2], kind: m[3] as 'role' | 'user', name: m[5]}
 }
 
@@ -115,6 +124,17 @@ export const SID_PREFIX = 'Ingestgate'
 export function ownedSids(principalArn: string, prefix: string): {list: string; location: string; read: string} {
   const h = shortHash(principalArn, prefix)
   return {list: `${SID_PREFIX}List${h}`, location: `${SID_PREFIX}Loc${h}`, read: `${SID_PREFIX}Read${h}`}
+}
+
+/**
+ * Sids an earlier version wrote for the same grant: it took `dicom` (no slash) as a key prefix, so
+ * its Sids were derived from `dicom`. apply replaces those statements; revoke removes them.
+ */
+export function legacySids(principalArn: string, givenPrefix: string): string[] {
+  const bare = givenPrefix.replace(/\/+$/, '')
+  if (bare === '') return []
+  const s = ownedSids(principalArn, bare)
+  return [s.list, s.location, s.read]
 }
 
 /** Deterministic KMS grant name, so ListGrants finds the tool's grant and a re-apply creates none. */

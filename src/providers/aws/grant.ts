@@ -17,12 +17,13 @@ import {
   semanticallyEqual,
   serialisePolicy,
   type PolicyChange,
-} from '../../core/iam/policy.js'
-import type {IamPolicy} from '../../core/iam/types.js'
+} from './policy/policy.js'
+import type {IamPolicy} from './policy/types.js'
 import {ConfigError, RemoteError} from '../../errors.js'
 import {writeBackup} from '../../state.js'
-import type {GrantChange, GrantPlan, GrantRequest} from '../types.js'
-import {grantStatements, kmsGrantName, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
+import type {GrantChange, GrantPlan} from '../types.js'
+import type {AwsRequest} from './options.js'
+import {grantStatements, kmsGrantName, legacySids, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
 import {discoverKmsKeys} from './kms-keys.js'
 
 /** How many objects apply samples to find the KMS keys in use. */
@@ -36,8 +37,8 @@ interface BucketState {
   policy: IamPolicy | null
 }
 
-async function readBucket(ctx: AppContext, req: GrantRequest): Promise<BucketState> {
-  const aws = await ctx.aws(req.cloud)
+async function readBucket(ctx: AppContext, req: AwsRequest): Promise<BucketState> {
+  const aws = await ctx.clients.aws(req.options.cloud)
   const me = await aws.callerIdentity()
   const bucket = req.source.bucket
   let region: string | undefined
@@ -101,9 +102,9 @@ interface KeyPlan {
   existing: Array<{grantId: string; ok: boolean}>
 }
 
-async function planKeys(aws: AwsClients, req: GrantRequest, region: string | undefined, owner: string, purpose: 'apply' | 'revoke'): Promise<{keys: KeyPlan[]; notes: string[]}> {
+async function planKeys(aws: AwsClients, req: AwsRequest, region: string | undefined, owner: string, purpose: 'apply' | 'revoke'): Promise<{keys: KeyPlan[]; notes: string[]; warnings: string[]}> {
   const principal = req.principal
-  const explicit = req.kmsKeys.map((k) => parseKmsKeyArn(k).arn)
+  const explicit = req.options.kmsKeys.map((k) => parseKmsKeyArn(k).arn)
   const found = await discoverKmsKeys(aws, req.source.bucket, req.source.prefix, {region, owner, sample: KMS_DISCOVERY_SAMPLE, explicit, purpose})
   const keys: KeyPlan[] = []
   for (const keyArn of found.keyArns) {
@@ -117,16 +118,22 @@ async function planKeys(aws: AwsClients, req: GrantRequest, region: string | und
       .map((g) => ({grantId: g.grantId, ok: g.granteePrincipal === principal && g.operations.length === 1 && g.operations[0] === 'Decrypt'}))
     keys.push({keyArn, kms, name, existing})
   }
-  return {keys, notes: found.notes}
+  return {keys, notes: found.notes, warnings: found.warnings}
 }
 
-/** Plan an apply: merged bucket policy + missing KMS grants. Reads only. */
-export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<GrantPlan> {
+/**
+ * Plan an apply: merged bucket policy + missing KMS grants. Reads only. `req.source.prefix` is the
+ * directory form; `givenPrefix` is the prefix as typed, whose statements an earlier version may
+ * have written under other Sids (they are replaced).
+ */
+export async function planAwsApply(ctx: AppContext, req: AwsRequest, givenPrefix = req.source.prefix): Promise<GrantPlan> {
   const principal = parsePrincipalArn(req.principal)
   const bucket = req.source.bucket
   const state = await readBucket(ctx, req)
   const owned = grantStatements({bucket, prefix: req.source.prefix, principalArn: principal.arn, kmsKeyArns: []})
-  const merged = mergeStatements(state.policy, owned)
+  const legacy = removeStatements(state.policy, legacySids(principal.arn, givenPrefix))
+  const mergedOwn = mergeStatements(legacy.policy, owned)
+  const merged = {policy: mergedOwn.policy, changes: [...legacy.changes, ...mergedOwn.changes]}
   // Any write of a document containing stale ids fails at AWS, so refuse before planning one.
   if (merged.changes.length > 0) refuseStaleIds(state.policy, bucket)
   const size = policySizeBytes(merged.policy)
@@ -136,6 +143,7 @@ export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<
     })
   }
   const notes: string[] = []
+  const warnings: string[] = []
   const bpa = await state.aws.s3.getPublicAccessBlock(bucket, state.owner)
   const publicOnes = findPublicStatements(merged.policy)
   if (publicOnes.length > 0 && bpa?.BlockPublicPolicy && merged.changes.length > 0) {
@@ -144,11 +152,12 @@ export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<
     })
   }
   if (publicOnes.length > 0 && bpa?.RestrictPublicBuckets) {
-    notes.push(`Warning: RestrictPublicBuckets is on and the policy has public statements (${publicOnes.map((p) => p.sid ?? `#${p.index}`).join(', ')}); while they exist, S3 refuses all cross-account access, including the ingest role's.`)
+    warnings.push(`RestrictPublicBuckets is on and the policy has public statements (${publicOnes.map((p) => p.sid ?? `#${p.index}`).join(', ')}); while they exist, S3 refuses all cross-account access, including the ingest role's.`)
   }
 
-  const {keys, notes: keyNotes} = await planKeys(state.aws, req, state.region, state.owner, 'apply')
+  const {keys, notes: keyNotes, warnings: keyWarnings} = await planKeys(state.aws, req, state.region, state.owner, 'apply')
   notes.push(...keyNotes)
+  warnings.push(...keyWarnings)
   const changes = statementChanges(merged.changes)
   const toCreate = keys.filter((k) => !k.existing.some((g) => g.ok))
   const toRetire = keys.flatMap((k) => k.existing.filter((g) => !g.ok).map((g) => ({k, grantId: g.grantId})))
@@ -159,6 +168,7 @@ export async function planAwsApply(ctx: AppContext, req: GrantRequest): Promise<
     changes,
     diff: merged.changes.length > 0 ? diffPolicies(state.policy, merged.policy) : [],
     notes,
+    warnings,
     async execute() {
       const out = merged.changes.length > 0 ? await writePolicy(ctx, state, bucket, merged.policy) : {}
       const done: string[] = []
@@ -183,16 +193,16 @@ async function retire(kms: KmsPort, keyArn: string, grantId: string): Promise<vo
   }
 }
 
-/** Plan a revoke: remove exactly the tool's statements and grants for this principal and source. */
-export async function planAwsRevoke(ctx: AppContext, req: GrantRequest): Promise<GrantPlan> {
+/** Plan a revoke: remove exactly the tool's statements (this version's and an earlier one's) and grants for this principal and source. */
+export async function planAwsRevoke(ctx: AppContext, req: AwsRequest, givenPrefix = req.source.prefix): Promise<GrantPlan> {
   const principal = parsePrincipalArn(req.principal)
   const bucket = req.source.bucket
   const state = await readBucket(ctx, req)
   const sids = ownedSids(principal.arn, req.source.prefix)
-  const removed = removeStatements(state.policy, [sids.list, sids.location, sids.read])
+  const removed = removeStatements(state.policy, [sids.list, sids.location, sids.read, ...legacySids(principal.arn, givenPrefix)])
   // Removing statements rewrites the document, which AWS refuses while stale ids are in it.
   if (removed.changes.length > 0) refuseStaleIds(state.policy, bucket)
-  const {keys, notes} = await planKeys(state.aws, req, state.region, state.owner, 'revoke')
+  const {keys, notes, warnings} = await planKeys(state.aws, req, state.region, state.owner, 'revoke')
   const changes = statementChanges(removed.changes)
   if (removed.changes.length > 0 && removed.policy === null) changes.push({kind: 'bucket-policy', action: 'delete', id: bucket})
   const grants = keys.flatMap((k) => k.existing.map((g) => ({k, grantId: g.grantId})))
@@ -201,6 +211,7 @@ export async function planAwsRevoke(ctx: AppContext, req: GrantRequest): Promise
     changes,
     diff: removed.changes.length > 0 ? diffPolicies(state.policy, removed.policy) : [],
     notes,
+    warnings,
     async execute() {
       const out = removed.changes.length > 0 ? await writePolicy(ctx, state, bucket, removed.policy) : {}
       for (const {k, grantId} of grants) await retire(k.kms, k.keyArn, grantId)

@@ -10,6 +10,8 @@ import {ConfigError, RemoteError} from '../../errors.js'
 export interface KeyDiscovery {
   keyArns: string[]
   notes: string[]
+  /** What could not be known and needs the user (objects whose encryption cannot be read). */
+  warnings: string[]
 }
 
 function awsManaged(keyRef: string, where: string): ConfigError {
@@ -28,6 +30,7 @@ export async function discoverKmsKeys(
   opts: {region?: string; owner: string; sample: number; explicit: string[]; purpose: 'apply' | 'revoke'},
 ): Promise<KeyDiscovery> {
   const notes: string[] = []
+  const warnings: string[] = []
   // apply stops at the aws/s3 key (nothing can be granted on it); revoke only passes it by, since
   // no grant of ours can exist there and the statements must still come out.
   const managed = (keyRef: string, where: string) => {
@@ -40,11 +43,32 @@ export async function discoverKmsKeys(
 
   const listed = await aws.s3.listKeys(bucket, prefix, 1000)
   const sample = spreadSample(listed, opts.sample)
-  const heads = await mapBounded(sample, 8, (o) => aws.s3.headObject(bucket, o.key, opts.owner))
+  // A HeadObject refused (a VPC-endpoint or TLS-only bucket policy can refuse the admin's laptop)
+  // hides that object's key, but the grant can still be made: say which objects, and how to add keys.
+  const unreadable: string[] = []
+  const heads = (
+    await mapBounded(sample, 8, async (o) => {
+      try {
+        return await aws.s3.headObject(bucket, o.key, opts.owner)
+      } catch (error) {
+        if (error instanceof RemoteError && error.kind === 'access-denied') {
+          unreadable.push(o.key)
+          return undefined
+        }
+        throw error
+      }
+    })
+  ).filter((h) => h !== undefined)
+  if (unreadable.length > 0) {
+    warnings.push(
+      `The encryption of ${unreadable.length} of ${sample.length} sampled object(s) cannot be read with your credentials (access denied on HeadObject, e.g. s3://${bucket}/${unreadable[0]}): ` +
+        'KMS keys only they use were not found, so no Decrypt grant was planned for them. Name such keys with --kms-key ARN (repeatable) and re-run apply.',
+    )
+  }
   for (const h of heads) {
     if (!h.serverSideEncryption?.startsWith('aws:kms')) continue
     if (!h.kmsKeyId) {
-      notes.push(`Warning: s3://${bucket}/${h.key} reports SSE-KMS without a key id; grant its key with --kms-key if it is not found otherwise.`)
+      warnings.push(`s3://${bucket}/${h.key} reports SSE-KMS without a key id; grant its key with --kms-key if it is not found otherwise.`)
       continue
     }
     if (!refs.has(h.kmsKeyId)) refs.set(h.kmsKeyId, `s3://${bucket}/${h.key}`)
@@ -65,11 +89,11 @@ export async function discoverKmsKeys(
     } catch (error) {
       // A key in another account may not be describable by this admin; a named ARN is still usable.
       if (error instanceof RemoteError && error.code === 'ACCESS_DENIED' && ref.startsWith('arn:')) {
-        notes.push(`Warning: cannot describe KMS key ${ref} (access denied); granting it as given.`)
+        warnings.push(`Cannot describe KMS key ${ref} (access denied); granting it as given.`)
         arns.add(ref)
       } else throw error
     }
   }
   if (listed.length === 0) notes.push(`No objects under s3://${bucket}/${prefix}: only the default encryption key (if any) was found.`)
-  return {keyArns: [...arns], notes}
+  return {keyArns: [...arns], notes, warnings}
 }

@@ -12,7 +12,7 @@ import {fileURLToPath} from 'node:url'
 
 import Mustache from 'mustache'
 
-import type {IamPolicy, IamStatement, StringOrList} from '../../core/iam/types.js'
+import type {IamPolicy, IamStatement, StringOrList} from './policy/types.js'
 import {ConfigError} from '../../errors.js'
 import {parseSource} from '../../source.js'
 import {

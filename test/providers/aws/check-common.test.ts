@@ -32,7 +32,7 @@ describe('the principal as check takes it', () => {
   })
 
   it('remedies repeat the cloud flags and quote what the shell would split', () => {
-    const req = {source: parseSource('s3://acme/dicom files'), principal: 'x', kmsKeys: [], cloud: {profile: 'admin', endpointUrl: 'http://127.0.0.1:5000'}}
+    const req = {source: parseSource('s3://acme/dicom files'), principal: 'x', options: {kmsKeys: [], cloud: {profile: 'admin', endpointUrl: 'http://127.0.0.1:5000'}, live: {}}}
     const r = remedyCommands(req, parseCheckPrincipal('arn:aws:iam::111122223333:role/ingest'))
     expect(r.grantApply).toBe("ingestgate grant apply 's3://acme/dicom files' --principal arn:aws:iam::111122223333:role/ingest --profile admin --endpoint-url http://127.0.0.1:5000")
     expect(r.checkLive).toMatch(/--live --no-static --assume-role arn:aws:iam::111122223333:role\/ingest$/)

@@ -11,7 +11,8 @@ import {AppError} from '../../../src/errors.js'
 import {redact} from '../../../src/output/redact.js'
 import {parseCheckPrincipal, remedyCommands} from '../../../src/providers/aws/check-common.js'
 import {runLiveLayer} from '../../../src/providers/aws/check-live.js'
-import type {CheckOptions, GrantRequest} from '../../../src/providers/types.js'
+import type {AwsRequest} from '../../../src/providers/aws/options.js'
+import type {CheckOptions} from '../../../src/providers/types.js'
 import {parseSource} from '../../../src/source.js'
 
 const ROLE = 'arn:aws:iam::444455556666:role/ingest'
@@ -84,10 +85,10 @@ function setup(b: Behaviour, opts: Partial<CheckOptions> = {}) {
   const fake: Fake = {calls: [], inFlight: 0, maxInFlight: 0, options: []}
   const info: string[] = []
   const ui = {out: () => {}, info: (t: string) => info.push(t), warn: () => {}, color: createContext().ui.color}
-  const ctx = createContext({ui, aws: async (o) => fakeAws(b, fake, o)})
-  const req: GrantRequest = {source: parseSource('s3://data/dicom'), principal: ROLE, kmsKeys: [], cloud: {profile: 'admin'}}
+  const ctx = createContext({ui, clients: {aws: async (o) => fakeAws(b, fake, o)}})
+  const req: AwsRequest = {source: parseSource('s3://data/dicom'), principal: ROLE, options: {kmsKeys: [], cloud: {profile: 'admin'}, live: {assumeRole: ROLE, externalId: 'ext-1'}}}
   const principal = parseCheckPrincipal(ROLE)
-  const options: CheckOptions = {static: false, live: true, sample: 20, waitMs: 0, liveCredentials: {assumeRole: ROLE, externalId: 'ext-1'}, backoff: {initialMs: 5, maxMs: 20}, ...opts}
+  const options: CheckOptions = {static: false, live: true, sample: 20, waitMs: 0, backoff: {initialMs: 5, maxMs: 20}, ...opts}
   return {fake, info, run: (input = {}) => runLiveLayer(ctx, req, options, principal, remedyCommands(req, principal), input)}
 }
 

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {parsePolicyDocument, semanticallyEqual} from '../../../src/core/iam/policy.js'
+import {parsePolicyDocument, semanticallyEqual} from '../../../src/providers/aws/policy/policy.js'
 import {createContext} from '../../../src/context.js'
 import {planAwsApply} from '../../../src/providers/aws/grant.js'
 import {kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
@@ -297,8 +297,7 @@ describe('grant apply / revoke against moto', () => {
     const plan = await planAwsApply(ctx, {
       source: parseSource(`s3://${bucket}/dicom/`),
       principal: ROLE,
-      kmsKeys: [],
-      cloud: {endpointUrl: moto.endpoint, credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'}},
+      options: {kmsKeys: [], live: {}, cloud: {endpointUrl: moto.endpoint, credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'}}},
     })
     // Someone else edits the policy while the admin reads the plan.
     const theirs = {Version: '2012-10-17', Statement: [{Sid: 'Theirs', Effect: 'Allow', Principal: {AWS: OTHER_ROLE}, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`}]}

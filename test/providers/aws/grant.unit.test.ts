@@ -56,8 +56,8 @@ function fakeAws(s3: Partial<S3Port>): AwsClients {
 }
 
 const ctxWith = (aws: AwsClients) =>
-  createContext({stateDir: mkdtempSync(join(tmpdir(), 'ig-unit-')), quiet: true, aws: async () => aws})
-const req = {source: parseSource('s3://acme-imaging/dicom/'), principal: ROLE, kmsKeys: [], cloud: {}}
+  createContext({stateDir: mkdtempSync(join(tmpdir(), 'ig-unit-')), quiet: true, clients: {aws: async () => aws}})
+const req = {source: parseSource('s3://acme-imaging/dicom/'), principal: ROLE, options: {kmsKeys: [], cloud: {}, live: {}}}
 
 describe('AWS apply, paths moto cannot produce', () => {
   it('a bucket owned by another account is named as such (ExpectedBucketOwner answers 403)', async () => {

@@ -12,8 +12,8 @@ import {fileURLToPath} from 'node:url'
 
 import {afterAll, describe, expect, it} from 'vitest'
 
-import type {IamStatement, StringOrList} from '../../../src/core/iam/types.js'
-import {parsePolicyDocument} from '../../../src/core/iam/policy.js'
+import type {IamStatement, StringOrList} from '../../../src/providers/aws/policy/types.js'
+import {parsePolicyDocument} from '../../../src/providers/aws/policy/policy.js'
 import {AppError, ConfigError} from '../../../src/errors.js'
 import {type AwsGrantSpec, grantStatements, kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
 import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, shellQuote, yamlString} from '../../../src/providers/aws/render.js'

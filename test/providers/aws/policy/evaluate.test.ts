@@ -3,7 +3,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
-import {parseCidr, parseIp, cidrContains} from '../../../src/core/iam/cidr.js'
+import {parseCidr, parseIp, cidrContains} from '../../../../src/providers/aws/policy/cidr.js'
 import {
   evaluate,
   evaluateStatement,
@@ -11,8 +11,8 @@ import {
   type Decision,
   type EvalRequest,
   type PolicySet,
-} from '../../../src/core/iam/evaluate.js'
-import {compilePattern} from '../../../src/core/iam/wildcard.js'
+} from '../../../../src/providers/aws/policy/evaluate.js'
+import {compilePattern} from '../../../../src/providers/aws/policy/wildcard.js'
 
 /** The case files must hold at least this many cases between them. */
 export const MIN_CASES = 160

@@ -6,7 +6,7 @@
  */
 import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 
-import {ConfigError} from '../../errors.js'
+import {ConfigError} from '../../../errors.js'
 import {parseCidr} from './cidr.js'
 import {parseOperator} from './conditions.js'
 import type {IamPolicy, IamStatement, PrincipalBlock, StringOrList} from './types.js'

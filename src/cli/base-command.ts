@@ -4,9 +4,9 @@
  */
 import {Command, Errors} from '@oclif/core'
 
-import {createContext, type AppContext} from './context.js'
-import {AppError, ExitCode, type ExitCodeValue} from './errors.js'
-import {redact} from './output/redact.js'
+import {createContext, type AppContext} from '../context.js'
+import {AppError, ExitCode, type ExitCodeValue} from '../errors.js'
+import {redact} from '../output/redact.js'
 
 export interface JsonEnvelope<T> {
   status: number

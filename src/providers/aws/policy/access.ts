@@ -5,7 +5,7 @@
  * same-account/cross-account rules and Block Public Access, KMS key policies that must enable IAM
  * policies, grants, key state and region. Pure: the AWS provider gathers the documents.
  */
-import type {Outcome} from '../verdict.js'
+import type {Outcome} from '../../../core/verdict.js'
 import {
   evaluate,
   evaluateStatement,

@@ -13,8 +13,8 @@ import {
   type KmsKeyFacts,
   type RemedyContext,
   type S3Facts,
-} from '../../../src/core/iam/access.js'
-import type {IamPolicy, IamStatement} from '../../../src/core/iam/types.js'
+} from '../../../../src/providers/aws/policy/access.js'
+import type {IamPolicy, IamStatement} from '../../../../src/providers/aws/policy/types.js'
 
 const OWNER = '111122223333'
 const VENDOR = '444455556666'

@@ -5,12 +5,14 @@
  */
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand} from './base-command.js'
 import {redact} from '../output/redact.js'
 import {loadSite} from '../site.js'
-import {buildCreateBody, pick, type FlagValues, type StrategyName} from './body.js'
-import {loadConfigFile, resolveCluster} from './config.js'
-import {IngestSession, startIngest, type StartSummary} from './service.js'
+import {clusterSourceUrl, parseSource} from '../source.js'
+import {cloudFlags, refuseForeignFlags} from './flags.js'
+import {buildCreateBody, pick, type FlagValues, type StrategyName} from '../ingest/body.js'
+import {loadConfigFile, resolveCluster} from '../ingest/config.js'
+import {IngestSession, startIngest, type StartSummary} from '../ingest/service.js'
 
 export const ingestUrlArg = Args.string({
   name: 'INGEST_URL',
@@ -24,6 +26,9 @@ export const apiKeyFlag = {
     helpGroup: 'CLUSTER',
   }),
 }
+
+/** The clouds' flags the preflight uses to list the source and check its access. */
+export const preflightCloudFlags = cloudFlags('cloud', 'live')
 
 export const saveFlags = {
   'save-audit-logs': Flags.string({description: 'Save the audit log to this file or directory when the ingest ends.', helpValue: 'PATH', helpGroup: 'REPORTER'}),
@@ -47,11 +52,8 @@ export const startFlags = {
   'config-file': Flags.string({char: 'C', description: 'Config file (YAML or JSON) with defaults for these flags (default: ~/.config/flywheel/cli.yml).', helpValue: 'PATH'}),
   site: Flags.string({description: 'Site file (JSON) from support: the cluster URL and the ingest principal.', helpGroup: 'CLUSTER'}),
   'no-preflight': Flags.boolean({description: 'Start without the preflight gate (source, cluster and key, access check).', helpGroup: 'PREFLIGHT'}),
-  principal: Flags.string({description: 'Preflight: the ingest principal to check the source for (AWS: role ARN). Default: from --site.', helpGroup: 'PREFLIGHT'}),
-  live: Flags.boolean({description: 'Preflight: run the live layer of the access check too (assumes the ingest role).', helpGroup: 'PREFLIGHT'}),
-  profile: Flags.string({description: 'Preflight: AWS named profile used to check and list the source.', helpGroup: 'PREFLIGHT'}),
-  region: Flags.string({description: 'Preflight: AWS region for the calls.', helpGroup: 'PREFLIGHT'}),
-  'endpoint-url': Flags.string({description: 'Preflight: endpoint of an S3-compatible store or emulator.', helpGroup: 'PREFLIGHT'}),
+  principal: Flags.string({description: 'Preflight: the ingest principal to check the source for (AWS role ARN, GCP member, Azure object id). Default: from --site.', helpGroup: 'PREFLIGHT'}),
+  live: Flags.boolean({description: 'Preflight: run the live layer of the access check too, acting as the ingest principal.', helpGroup: 'PREFLIGHT'}),
   symlinks: Flags.boolean({description: 'Follow symbolic links that resolve to directories.'}),
   'include-dirs': Flags.string({description: 'Patterns of directories to include (repeatable).', multiple: true, helpValue: 'PATTERN'}),
   'exclude-dirs': Flags.string({description: 'Patterns of directories to exclude (repeatable).', multiple: true, helpValue: 'PATTERN'}),
@@ -73,6 +75,7 @@ export const startFlags = {
   'enable-project-files': Flags.boolean({description: 'Enable file uploads to the project container.'}),
   'zip-single-dicom': Flags.boolean({description: 'Create a zip for a single DICOM.'}),
   ...saveFlags,
+  ...preflightCloudFlags,
 }
 
 export const forceScanFlag = {
@@ -117,14 +120,24 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
     extra: {configExtras?: Record<string, unknown>; secrets?: string[]} = {},
   ): Promise<StartSummary> {
     const env = this.ctx.env
+    // Every local check of the arguments comes before the first request: the source's form, the
+    // flags of its cloud, the principal.
+    const source = strategy === 'project' ? undefined : parseSource(src)
+    if (source) refuseForeignFlags(source, flags, ['cloud', 'live'])
     const configPath = flags['config-file'] as string | undefined
     const config = await loadConfigFile(configPath, env)
-    const body = buildCreateBody(strategy, src, flags, config, positional)
+    const body = buildCreateBody(strategy, source ? clusterSourceUrl(src, source) : src, flags, config, positional)
     Object.assign(body.config, extra.configExtras ?? {})
-    const site = flags.site as string | undefined
-    const cluster = await resolveCluster({cluster: pick(flags, config, 'cluster') as string | undefined, site, config, configPath}, env)
-    let principal = flags.principal as string | undefined
-    if (!principal && site && /^s3:\/\//i.test(src)) principal = (await loadSite(site)).aws?.principal
+    const sitePath = flags.site as string | undefined
+    const site = sitePath ? await loadSite(sitePath) : undefined
+    const cluster = await resolveCluster({cluster: pick(flags, config, 'cluster') as string | undefined, site: sitePath, config, configPath}, env)
+    let principal = (flags.principal as string | undefined)?.trim()
+    if (source && !flags['no-preflight']) {
+      const {getProvider} = await import('../providers/index.js')
+      const provider = await getProvider(source.provider)
+      principal ??= site ? provider.principalFromSite(site) : undefined
+      if (principal) provider.validatePrincipal(principal)
+    }
     const {summary, exit} = await startIngest(this.session, {
       cluster: cluster.url,
       apiKey: flags['api-key'] as string | undefined,
@@ -137,13 +150,7 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
         'save-deid-logs': pick(flags, config, 'save-deid-logs') as string | undefined,
         'save-subjects': pick(flags, config, 'save-subjects') as string | undefined,
       },
-      preflight: flags['no-preflight']
-        ? undefined
-        : {
-            cloud: {profile: flags.profile as string, region: flags.region as string, endpointUrl: flags['endpoint-url'] as string},
-            live: Boolean(flags.live),
-            principal,
-          },
+      preflight: flags['no-preflight'] ? undefined : {cloudFlags: flags, site, live: Boolean(flags.live), principal},
       secrets: extra.secrets,
     })
     this.setExitStatus(exit)

@@ -18,10 +18,10 @@ import {
   semanticallyEqual,
   serialisePolicy,
   statementList,
-} from '../../../src/core/iam/policy.js'
-import type {IamPolicy, IamStatement} from '../../../src/core/iam/types.js'
-import {ConfigError} from '../../../src/errors.js'
-import {grantStatements} from '../../../src/providers/aws/grant-spec.js'
+} from '../../../../src/providers/aws/policy/policy.js'
+import type {IamPolicy, IamStatement} from '../../../../src/providers/aws/policy/types.js'
+import {ConfigError} from '../../../../src/errors.js'
+import {grantStatements} from '../../../../src/providers/aws/grant-spec.js'
 
 const BUCKET = 'ingest-data'
 const PRINCIPAL = 'arn:aws:iam::210987654321:role/ingest-cluster'
