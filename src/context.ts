@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws.js'
+import type {AzureClientOptions, AzureClients} from './clients/azure.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
 
@@ -25,6 +26,7 @@ export interface AppContext {
 
 export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
+  azure(options: AzureClientOptions): Promise<AzureClients>
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -48,7 +50,8 @@ async function ttyConfirm(question: string, ui: Ui): Promise<boolean> {
   }
 }
 
-export function createContext(overrides: Partial<AppContext> & {quiet?: boolean} = {}): AppContext {
+// A test replaces only the clouds it talks to: the other factories stay the real, lazy ones.
+export function createContext(overrides: Partial<Omit<AppContext, 'clients'>> & {clients?: Partial<CloudClients>; quiet?: boolean} = {}): AppContext {
   const env = overrides.env ?? process.env
   const ui = overrides.ui ?? createUi(process.stdout, process.stderr, env, overrides.quiet)
   return {
@@ -62,6 +65,10 @@ export function createContext(overrides: Partial<AppContext> & {quiet?: boolean}
       async aws(options) {
         const {createAwsClients} = await import('./clients/aws.js')
         return createAwsClients(options, env)
+      },
+      async azure(options) {
+        const {createAzureClients} = await import('./clients/azure.js')
+        return createAzureClients(options, env)
       },
       ...overrides.clients,
     },

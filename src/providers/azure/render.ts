@@ -77,7 +77,7 @@ export function renderAzureGrant(spec: AzureGrantSpec, format: string, extras: R
     notes.push(`Admin consent first, once: ${consentUrl(extras.applicationId, extras.tenantId)} ; then the principal's object id is: az ad sp show --id ${extras.applicationId} --query id -o tsv`)
   }
   if (spec.condition) notes.push(`The assignment carries an ABAC condition: blob reads only under ${spec.prefix}, listings only with a prefix under it.`)
-  notes.push('Role assignments can take up to 10 minutes to take effect; check with: ingestgate check --live --wait 10m')
+  notes.push(`Role assignments can take up to 10 minutes to take effect; check with: ingestgate check az://${spec.account}/${spec.container}/${spec.prefix} --live --wait 10m`)
   const documents = {roleAssignment: document}
   let text: string
   switch (format) {
