@@ -273,3 +273,14 @@ describe('render', () => {
     expect(() => renderAzureGrant(spec(), 'cloudformation')).toThrow(expect.objectContaining({code: 'BAD_FORMAT', exitCode: 2, suggestions: ['Use --format json|terraform|bicep|cli.']}))
   })
 })
+
+describe('redaction of what Azure output carries', () => {
+  it('keeps ARM resource ids, removes bearer tokens and JWTs', async () => {
+    const {redact} = await import('../../../src/output/redact.js')
+    const id = `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${BLOB_DATA_READER_ROLE}`
+    expect(redact(JSON.stringify({roleDefinitionId: id}))).toBe(JSON.stringify({roleDefinitionId: id}))
+    expect(redact('Authorization: Bearer abc.def.ghi')).toBe('Authorization: Bearer [REDACTED]')
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJvaWQiOiJ4In0.c2lnbmF0dXJl'
+    expect(redact(`token ${jwt} end`)).toBe('token [REDACTED] end')
+  })
+})
