@@ -12,7 +12,8 @@ export interface JsonEnvelope<T> {
   status: number
   result?: T
   warnings?: string[]
-  error?: {code: string; message: string; suggestions: string[]}
+  /** `data`: what the failure found (e.g. the preflight's rows), never secrets. */
+  error?: {code: string; message: string; suggestions: string[]; data?: Record<string, unknown>}
 }
 
 /** Turn anything thrown into an AppError; unknown errors are internal (exit 1). */
@@ -65,7 +66,7 @@ export abstract class BaseCommand<T> extends Command {
 
   protected override toErrorJson(error: unknown): JsonEnvelope<T> {
     const e = normaliseError(error)
-    return {status: e.exitCode, error: {code: e.code, message: e.message, suggestions: e.suggestions}}
+    return {status: e.exitCode, error: {code: e.code, message: e.message, suggestions: e.suggestions, ...(e.data ? {data: e.data} : {})}}
   }
 
   override logJson(json: unknown): void {

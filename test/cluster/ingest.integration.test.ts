@@ -125,8 +125,11 @@ describe('an unattended (-y) DICOM ingest of s3://imaging/study', () => {
       ].sort(),
     )
     expect(report.warnings).toEqual([{task: expect.any(String), type: 'scan', code: 'SC03', message: `${src.special.zero}: zero byte file`}])
-    for (const status of ['configuring', 'scanning', 'resolving', 'in_review', 'preparing', 'uploading', 'finalizing']) {
-      expect(report.elapsed[status]).toBeGreaterThanOrEqual(0)
+    // Each status's elapsed time is the time to the next status in the history.
+    const history = final.history as Array<[string, number]>
+    expect(Object.keys(report.elapsed).sort()).toEqual(history.slice(0, -1).map(([s]) => s).sort())
+    for (const [i, [status, at]] of history.slice(0, -1).entries()) {
+      expect(report.elapsed[status], status).toBeCloseTo(history[i + 1][1] - at, 2)
     }
     expect(report.elapsed.finished).toBeUndefined()
   })

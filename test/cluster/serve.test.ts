@@ -77,6 +77,11 @@ describe('ingestgate cluster serve', () => {
       expect(done.status).toBe('finished')
       expect(await api.get(`/ingests/${ing.id}/summary`)).toMatchObject({subjects: 1, files: 2})
       expect((await fetch(`${s.url}/ingests`)).status).toBe(401)
+      // A failure whose message carries the key (as a prefix here): the log line is printed, redacted.
+      const leaky = await api.create(`s3://no-such-serve-bucket/${KEY}`)
+      await api.call('POST', `/ingests/${leaky.id}/start`)
+      expect((await api.waitFor(leaky.id, ['finished', 'failed'])).status).toBe('failed')
+      expect(s.stderr()).toMatch(new RegExp(`ingest ${leaky.id} failed while \\w+: .*no-such-serve-bucket/\\[REDACTED\\]`))
     } finally {
       s.child.kill('SIGTERM')
     }

@@ -6,10 +6,8 @@
  * their real-process tests (test/helpers/cli.ts).
  *
  * It runs the built code (dist/), like the real-process tests, so the oclif manifest and the
- * command classes are the ones users get.
+ * command classes are the ones users get. Runs are not concurrent within a test file.
  */
-import {join} from 'node:path'
-
 import {Config, Errors} from '@oclif/core'
 
 import type {CloudClients} from '../../src/context.js'
@@ -25,42 +23,48 @@ export interface InProcessOptions {
 
 let config: Config | undefined
 
+/**
+ * The BaseCommand oclif itself loaded (with Node's own import(), not the test runner's module graph,
+ * whose copy would be another class): found up the prototype chain of the command oclif loads.
+ */
+async function baseCommandOf(id: string): Promise<{createContext: (o?: Record<string, unknown>) => any}> {
+  let cls = await config!.findCommand(id)!.load()
+  while (cls && !Object.prototype.hasOwnProperty.call(cls, 'createContext')) cls = Object.getPrototypeOf(cls)
+  if (!cls) throw new Error(`${id} does not extend BaseCommand`)
+  return cls as unknown as {createContext: (o?: Record<string, unknown>) => any}
+}
+
 /** Run `argv` (e.g. ['grant', 'render', 's3://b', '--json']) and capture what a user would see. */
 export async function runInProcess(argv: string[], opts: InProcessOptions = {}): Promise<CliResult> {
   config ??= await Config.load({root: ROOT})
-  const {BaseCommand} = await import(join(ROOT, 'dist/cli/base-command.js'))
-  const {createContext} = await import(join(ROOT, 'dist/context.js'))
-  const {createUi} = await import(join(ROOT, 'dist/output/ui.js'))
+  const [first, second, ...rest] = argv
+  const id = config.findCommand(`${first}:${second}`) ? `${first}:${second}` : first
+  const args = id === first ? argv.slice(1) : rest
+  const Base = await baseCommandOf(id)
   const env = opts.env ?? baseEnv()
   let stdout = ''
   let stderr = ''
-  const out = {write: (t: string) => ((stdout += t), true), isTTY: false}
-  const err = {write: (t: string) => ((stderr += t), true), isTTY: false}
-  const saved = {create: BaseCommand.createContext, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode}
-  BaseCommand.createContext = (o: Record<string, unknown> = {}) =>
-    createContext({
-      ...o,
-      env,
-      ui: createUi(out, err, env),
-      ...(opts.clients ? {clients: {...createContext({env}).clients, ...opts.clients}} : {}),
-      ...(opts.confirm === undefined ? {} : {confirm: async () => opts.confirm}),
-    })
-  // The envelope and error lines are written straight to the process streams: capture those too.
-  process.stdout.write = ((t: string | Uint8Array) => out.write(String(t))) as typeof process.stdout.write
-  process.stderr.write = ((t: string | Uint8Array) => err.write(String(t))) as typeof process.stderr.write
+  const saved = {create: Base.createContext, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode}
+  // The production factory, with this run's environment and fakes; its UI writes to the process
+  // streams, which are captured below with everything else (the envelope, error lines).
+  Base.createContext = (o: Record<string, unknown> = {}) => {
+    const ctx = saved.create({...o, env})
+    if (opts.clients) ctx.clients = {...ctx.clients, ...opts.clients}
+    if (opts.confirm !== undefined) ctx.confirm = async () => opts.confirm
+    return ctx
+  }
+  process.stdout.write = ((t: string | Uint8Array) => ((stdout += String(t)), true)) as typeof process.stdout.write
+  process.stderr.write = ((t: string | Uint8Array) => ((stderr += String(t)), true)) as typeof process.stderr.write
   process.exitCode = undefined
   let code = 0
   try {
-    const [first, second, ...rest] = argv
-    const id = config.findCommand(`${first}:${second}`) ? `${first}:${second}` : first
-    const args = id === first ? argv.slice(1) : rest
     await config.runCommand(id, args)
     code = Number(process.exitCode ?? 0)
   } catch (error) {
     if (error instanceof Errors.ExitError) code = error.oclif.exit ?? 1
     else throw error
   } finally {
-    BaseCommand.createContext = saved.create
+    Base.createContext = saved.create
     process.stdout.write = saved.out
     process.stderr.write = saved.err
     process.exitCode = saved.exitCode

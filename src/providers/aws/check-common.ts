@@ -3,6 +3,7 @@
  * and the exact commands its remedies point to.
  */
 import type {RemedyContext} from './policy/access.js'
+import {shellWord} from '../../core/shell.js'
 import {ConfigError} from '../../errors.js'
 import type {AwsRequest} from './options.js'
 import {parsePrincipalArn} from './grant-spec.js'
@@ -49,10 +50,6 @@ export function callerIsPrincipal(callerArn: string, p: CheckPrincipal): boolean
   const s = SESSION.exec(callerArn)
   if (s) return (p.kind === 'role' || p.kind === 'session') && s[2] === p.accountId && s[3] === p.name
   return p.kind === 'user' && callerArn === p.arn
-}
-
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
 }
 
 /** The cloud flags the user gave, repeated so a remedy command runs against the same place. */

@@ -5,6 +5,7 @@
 import {createHash} from 'node:crypto'
 
 import type {IamStatement} from './policy/types.js'
+import {shellWord} from '../../core/shell.js'
 import {ConfigError} from '../../errors.js'
 
 export interface AwsGrantSpec {
@@ -99,10 +100,6 @@ export function parseKmsKeyArn(input: string): ParsedKmsKeyArn {
   throw new ConfigError('BAD_KMS_KEY', `"${value}" is not a KMS key ARN.`, {
     suggestions: ['Give the full key ARN, e.g. arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab.'],
   })
-}
-
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
 }
 
 /** In policy version 2012-10-17 "${" starts a variable; a literal "$" is written "${$}". */

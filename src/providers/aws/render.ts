@@ -13,6 +13,7 @@ import {fileURLToPath} from 'node:url'
 import Mustache from 'mustache'
 
 import type {IamPolicy, IamStatement, StringOrList} from './policy/types.js'
+import {shellQuote} from '../../core/shell.js'
 import {ConfigError} from '../../errors.js'
 import {parseSource} from '../../source.js'
 import {
@@ -116,11 +117,6 @@ function escapeTemplateIntroducers(s: string): string {
  */
 export function yamlString(value: string): string {
   return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, (ch) => unicodeEscape(ch.codePointAt(0)!))
-}
-
-/** One POSIX shell word: single-quoted, with each ' written as '\''. Nothing inside is expanded. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`
 }
 
 function isUnsafeCodePoint(cp: number): boolean {

@@ -16,7 +16,8 @@ import type {IamStatement, StringOrList} from '../../../src/providers/aws/policy
 import {parsePolicyDocument} from '../../../src/providers/aws/policy/policy.js'
 import {AppError, ConfigError} from '../../../src/errors.js'
 import {type AwsGrantSpec, grantStatements, kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
-import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, shellQuote, yamlString} from '../../../src/providers/aws/render.js'
+import {shellQuote} from '../../../src/core/shell.js'
+import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, yamlString} from '../../../src/providers/aws/render.js'
 
 const require = createRequire(import.meta.url)
 const hcl = require('hcl2-parser') as {parseToObject(input: string): [unknown, unknown]}
@@ -67,6 +68,11 @@ function listed(s: IamStatement): Record<string, unknown> {
 
 function onPath(cmd: string): boolean {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd]).status === 0
+}
+
+/** A test that needs a tool says, in its title, why it was skipped when the tool is missing. */
+function skipTitle(title: string, available: boolean, why: string): string {
+  return available ? title : `${title} [skipped: ${why}]`
 }
 
 const HAS_JQ = onPath('jq')
@@ -271,11 +277,7 @@ describe('renderAwsGrant: terraform', () => {
     }
   })
 
-  it('is already in terraform fmt style (Terraform\'s own parser reads it), when terraform is installed', () => {
-    if (!onPath('terraform')) {
-      console.warn('SKIPPED: terraform is not on PATH; the snippet was checked with hcl2-parser only.')
-      return
-    }
+  it.skipIf(!onPath('terraform'))(skipTitle('is already in terraform fmt style (Terraform\'s own parser reads it), when terraform is installed', onPath('terraform'), 'terraform is not on PATH; the snippet was checked with hcl2-parser only.'), () => {
     const dir = tmpDir()
     const specs = [spec({kmsKeyArns: [KEY_EU, KEY_US]}), spec({prefix: '', kmsKeyArns: []}), spec({prefix: 'a&{b}"c'}),
       ...HOSTILE_PREFIXES.map((prefix) => spec({prefix, principalArn: HOSTILE_ROLE}))]
@@ -301,11 +303,7 @@ describe('renderAwsGrant: cloudformation', () => {
     return resources[0].Properties
   }
 
-  it('is a template cfn-lint accepts without errors, for plain and hostile values', () => {
-    if (!HAS_CFN_LINT) {
-      console.warn('SKIPPED: cfn-lint is not on PATH, the CloudFormation templates were not linted.')
-      return
-    }
+  it.skipIf(!HAS_CFN_LINT)(skipTitle('is a template cfn-lint accepts without errors, for plain and hostile values', HAS_CFN_LINT, 'cfn-lint is not on PATH, the CloudFormation templates were not linted.'), () => {
     const texts = [
       renderAwsGrant(spec({kmsKeyArns: [KEY_EU, KEY_US]}), 'cloudformation').text,
       renderAwsGrant(spec({prefix: '', kmsKeyArns: []}), 'cloudformation').text,
@@ -338,11 +336,7 @@ describe('renderAwsGrant: cloudformation', () => {
     })
   })
 
-  it('reads back, as YAML, exactly the statements for plain and hostile values', () => {
-    if (!HAS_PY_YAML) {
-      console.warn('SKIPPED: no YAML reader (python3 + PyYAML); the CloudFormation text was not read back.')
-      return
-    }
+  it.skipIf(!HAS_PY_YAML)(skipTitle('reads back, as YAML, exactly the statements for plain and hostile values', HAS_PY_YAML, 'no YAML reader (python3 + PyYAML); the CloudFormation text was not read back.'), () => {
     const specs = [
       spec(),
       spec({prefix: ''}),
@@ -462,11 +456,7 @@ describe('renderAwsGrant: cli', () => {
       '--grantee-principal', HOSTILE_ROLE, '--operations', 'Decrypt', '--name', kmsGrantName(HOSTILE_ROLE, KEY_EU)])
   })
 
-  it.each(HOSTILE_PREFIXES)('merges into the existing policy, backs it up, creates the grant, and a re-run changes nothing (prefix %j)', (prefix) => {
-    if (!HAS_JQ) {
-      console.warn('SKIPPED: jq is not on PATH, the generated cli script was not run.')
-      return
-    }
+  it.skipIf(!HAS_JQ).each(HOSTILE_PREFIXES)(skipTitle('merges into the existing policy, backs it up, creates the grant, and a re-run changes nothing (prefix %j)', HAS_JQ, 'jq is not on PATH, the generated cli script was not run.'), (prefix) => {
     const s = spec({prefix, principalArn: HOSTILE_ROLE, kmsKeyArns: [KEY_EU, KEY_US]})
     const ours = grantStatements(s)
     const stale = {...ours[2], Resource: 'arn:aws:s3:::research-data/old/*'}
@@ -505,11 +495,7 @@ describe('renderAwsGrant: cli', () => {
     expect(JSON.parse(readFileSync(join(world.state, 'policy.json'), 'utf8')).Statement).toEqual([FOREIGN, ...ours])
   })
 
-  it('treats NoSuchBucketPolicy as an empty policy and runs under bash too', () => {
-    if (!HAS_JQ) {
-      console.warn('SKIPPED: jq is not on PATH, the generated cli script was not run.')
-      return
-    }
+  it.skipIf(!HAS_JQ)(skipTitle('treats NoSuchBucketPolicy as an empty policy and runs under bash too', HAS_JQ, 'jq is not on PATH, the generated cli script was not run.'), () => {
     const s = spec({kmsKeyArns: []})
     const world = makeWorld()
     const run = runScript(renderAwsGrant(s, 'cli').text, world, 'bash')
@@ -520,11 +506,7 @@ describe('renderAwsGrant: cli', () => {
     expect(called(run, 'kms', 'create-grant')).toEqual([])
   })
 
-  it('stops without writing when raising an old policy Version would change what "${" means', () => {
-    if (!HAS_JQ) {
-      console.warn('SKIPPED: jq is not on PATH, the generated cli script was not run.')
-      return
-    }
+  it.skipIf(!HAS_JQ)(skipTitle('stops without writing when raising an old policy Version would change what "${" means', HAS_JQ, 'jq is not on PATH, the generated cli script was not run.'), () => {
     const old = {Version: '2008-10-17', Statement: [{...FOREIGN, Resource: 'arn:aws:s3:::research-data/${literal}/*'}]}
     const world = makeWorld(old)
     const run = runScript(renderAwsGrant(spec(), 'cli').text, world)
@@ -558,16 +540,14 @@ describe('escaping, read back by each format', () => {
     nasty.forEach((v, i) => expect(parsed[`v${i}`], JSON.stringify(v)).toBe(v))
   })
 
-  it('yamlString reads back as the value', () => {
-    // JSON-quoted, so a JSON reader agrees; and no raw character a YAML 1.1 reader treats as a line break.
+  it('yamlString is JSON-quoted, with no raw character a YAML 1.1 reader treats as a line break', () => {
     for (const v of nasty) {
       expect(JSON.parse(yamlString(v))).toBe(v)
       expect(yamlString(v)).not.toMatch(/[\n\r\u0085\u2028\u2029]/)
     }
-    if (!HAS_PY_YAML) {
-      console.warn('SKIPPED: no YAML reader (python3 + PyYAML); yamlString was checked as JSON only.')
-      return
-    }
+  })
+
+  it.skipIf(!HAS_PY_YAML)(skipTitle('yamlString reads back as the value in a YAML reader', HAS_PY_YAML, 'no YAML reader (python3 + PyYAML)'), () => {
     const [doc] = readYaml([nasty.map((v, i) => `v${i}: ${yamlString(v)}`).join('\n') + '\n'])
     nasty.forEach((v, i) => expect((doc as Record<string, string>)[`v${i}`], JSON.stringify(v)).toBe(v))
   })
