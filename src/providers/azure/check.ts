@@ -9,6 +9,7 @@
 import type {AzureClients, BlobObject} from '../../clients/azure.js'
 import type {AppContext} from '../../context.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
+import {shellWord} from '../../core/shell.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import {buildResult, type CheckResult, type CheckRow, type Finding, type Layer, type Outcome} from '../../core/verdict.js'
 import {AppError, ConfigError} from '../../errors.js'
@@ -26,10 +27,6 @@ export const AZURE_OPERATIONS = ['list', 'get'] as const
 const LIVE_CONCURRENCY = 16
 /** Bytes a live read asks for: enough to prove Get Blob, small enough to be cheap. */
 const PROBE_BYTES = 1024
-
-function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`
-}
 
 /** The flags the user gave, repeated so a remedy command runs against the same place. */
 function cloudArgs(req: AzureRequest): string {

@@ -12,6 +12,7 @@ import {fileURLToPath} from 'node:url'
 
 import Mustache from 'mustache'
 
+import {shellQuote} from '../../core/shell.js'
 import {UsageError} from '../../errors.js'
 import type {RenderResult} from '../types.js'
 import {ASSIGNMENT_NAMESPACE, BLOB_DATA_READER_NAME, BLOB_DATA_READER_ROLE, type AzureGrantSpec} from './spec.js'
@@ -133,11 +134,6 @@ export function bicepString(value: string): string {
     else out += ch
   }
   return `'${out}'`
-}
-
-/** One POSIX shell word, single-quoted. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`
 }
 
 /** A value shown in a comment: JSON-quoted when it has anything but safe characters, and one line. */
