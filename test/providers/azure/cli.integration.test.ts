@@ -6,7 +6,7 @@
  * and an ingest on the reference cluster reading az:// as the principal.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -16,7 +16,7 @@ import {makeDicomSet} from '../../../src/demo/dicom.js'
 import {assignmentName, BLOB_DATA_READER_ROLE} from '../../../src/providers/azure/spec.js'
 import {putBlob, type AzureDoubles} from '../../../emulators/azure-blob-double.mjs'
 import {ACCOUNT, ADMIN, azureEnv, CONTAINER, doubleFlags, INGEST, RESOURCE_GROUP, SOURCE, startDoubles, SUBSCRIPTION} from '../../helpers/azure.js'
-import {BIN, runCli, type CliResult} from '../../helpers/cli.js'
+import {BIN, baseEnv, ROOT, runCli, type CliResult} from '../../helpers/cli.js'
 import {ingestEnv, isolatedHome, KEY} from '../../ingest/helpers.js'
 
 let d: AzureDoubles
@@ -50,6 +50,17 @@ describe('grant through the CLI', () => {
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/json, terraform, bicep, cli/)
     expect(bad.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('render and --help load no cloud SDK (traced imports)', async () => {
+    for (const args of [['grant', 'render', SOURCE, ...who, '--format', 'bicep'], ['grant', 'apply', '--help']]) {
+      const trace = join(state, `trace-${args[1]}.txt`)
+      const r = await runCli(args, {env: baseEnv({IG_TRACE_IMPORTS: trace}), nodeArgs: ['--import', join(ROOT, 'test/helpers/trace-imports.mjs')]})
+      expect(r.code).toBe(0)
+      const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean)
+      expect(urls.length).toBeGreaterThan(10)
+      expect(urls.filter((u) => /@azure|@aws-sdk|@google-cloud|google-auth-library/.test(u))).toEqual([])
+    }
   })
 
   it('a principal that is not an object id is exit 3, saying what it is', async () => {

@@ -35,8 +35,8 @@ function ctxAs(who: TestIdentity): AppContext {
     ui: createUi(sink as never, sink as never, env),
     stateDir,
     confirm: async () => true,
-    clients: {azure: (o: Parameters<typeof createAzureClients>[0]) => createAzureClients({...o, caCertificate: d.ca}, env)},
-  } as never)
+    clients: {azure: (o) => createAzureClients({...o, caCertificate: d.ca}, env)},
+  })
 }
 
 function request(source = SOURCE, extraFlags: Record<string, unknown> = {}, principal = INGEST.oid): GrantRequest<AzureOptions> {
