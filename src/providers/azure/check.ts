@@ -107,8 +107,14 @@ async function runStatic(ctx: AppContext, req: AzureRequest, opts: CheckOptions)
   // The sample: the operator lists if the operator may (an Owner often may not: no data actions).
   let sample: BlobObject[] | undefined
   const endpoint = blobEndpoint(req, account)
-  const listing = await settle((await clients.blob(endpoint)).listPage(spec.container, prefix, undefined, 1000))
-  if (listing.ok) sample = spreadSample(listing.value.objects, opts.sample)
+  // Only a sample: any failure here (no data role, a firewall or private endpoint between the
+  // admin and the account) leaves the rows to be evaluated for any blob under the prefix.
+  try {
+    const page = await (await clients.blob(endpoint)).listPage(spec.container, prefix, undefined, 1000)
+    sample = spreadSample(page.objects, opts.sample)
+  } catch (error) {
+    if (error instanceof AppError && error.exitCode === 3) throw error
+  }
 
   if (!listed.ok) {
     const why = listed.error instanceof AppError ? listed.error.message : String(listed.error)
