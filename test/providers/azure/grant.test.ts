@@ -186,10 +186,11 @@ describe('check', () => {
     const before = await azureProvider.check(ctxAs(INGEST), req, live)
     expect(before.operations[0]).toMatchObject({operation: 'list', outcome: 'fail', code: 'permission-mismatch'})
     await apply(ctxAs(ADMIN))
-    d.world.propagationMs = 1200
+    // Long enough that the first try (a token from the stand-in az, two calls) comes before it, even on a busy machine.
+    d.world.propagationMs = 5000
     for (const a of d.world.assignments.values()) if (a.properties.principalId === INGEST.oid) a.properties.createdOn = new Date().toISOString()
     try {
-      const waited = await azureProvider.check(ctxAs(INGEST), req, {...live, waitMs: 10_000, backoff: {initialMs: 300, maxMs: 600}})
+      const waited = await azureProvider.check(ctxAs(INGEST), req, {...live, waitMs: 30_000, backoff: {initialMs: 500, maxMs: 1000}})
       expect(waited.ok).toBe(true)
       expect(log.join('')).toMatch(/Waiting for the role assignment to propagate/)
       expect(waited.operations.filter((o) => o.operation === 'get')).toHaveLength(2)
