@@ -10,6 +10,7 @@
 import type {Agent} from 'node:https'
 
 import type {AccountInfo, DenyAssignmentInfo, RoleAssignmentInfo, RoleDefinitionInfo} from '../providers/azure/evaluate.js'
+import {ConfigError} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import {classifyAzureError} from './azure-errors.js'
 
@@ -284,6 +285,11 @@ async function createArmPort(credential: Credential, options: AzureClientOptions
 }
 
 async function createBlobPort(credential: Credential, endpoint: string, caCertificate: string | undefined): Promise<BlobPort> {
+  if (!endpoint.toLowerCase().startsWith('https://')) {
+    throw new ConfigError('BAD_ENDPOINT', `The blob endpoint ${endpoint} is not https://; the Azure SDK sends bearer tokens only over HTTPS.`, {
+      suggestions: ['Give --endpoint-url the https:// form of the blob endpoint (Azurite: start it with --cert and --key).'],
+    })
+  }
   const {BlobServiceClient, newPipeline} = await import('@azure/storage-blob')
   const pipeline = newPipeline(credential)
   if (caCertificate) {

@@ -10,6 +10,7 @@ import {AppError} from '../../src/errors.js'
 import {assignmentName, BLOB_DATA_READER_ROLE, containerScope, roleDefinitionId} from '../../src/providers/azure/spec.js'
 import type {AzureDoubles} from '../../emulators/azure-blob-double.mjs'
 import {ACCOUNT, ADMIN, CONTAINER, CONTRIBUTOR, INGEST, RESOURCE_GROUP, standardSeed, startDoubles, SUBSCRIPTION, useIdentityInProcess} from '../helpers/azure.js'
+import {ROOT} from '../helpers/cli.js'
 
 let d: AzureDoubles
 const scope = containerScope({subscriptionId: SUBSCRIPTION, resourceGroup: RESOURCE_GROUP, account: ACCOUNT, container: CONTAINER})
@@ -125,5 +126,37 @@ describe('the ARM double, through the real SDK clients', () => {
     const wrongAudience = new AuthorizationManagementClient(new DefaultAzureCredential(), SUBSCRIPTION, {endpoint: d.arm.url, httpClient})
     const e = await wrongAudience.roleDefinitions.getById(roleId.slice(1)).then(() => undefined, (err: {code?: string; statusCode?: number}) => err)
     expect(e).toMatchObject({code: 'InvalidAuthenticationTokenAudience', statusCode: 401})
+  })
+})
+
+describe('the doubles as a process', () => {
+  it('prints one ready line with the ports and the CA, serves, and stops on SIGTERM', async () => {
+    const {spawn} = await import('node:child_process')
+    const {mkdtempSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'az-double-proc-'))
+    const seedFile = join(dir, 'seed.json')
+    writeFileSync(seedFile, JSON.stringify({...standardSeed(), blobs: {[`${ACCOUNT}/${CONTAINER}/dicom/a.dcm`]: 'hello'}}))
+    const child = spawn(process.execPath, [join(ROOT, 'emulators/azure-blob-double.mjs'), '--seed', seedFile], {stdio: ['ignore', 'pipe', 'inherit']})
+    const ready = await new Promise<{arm: string; blob: string; ca: string}>((resolve, reject) => {
+      let out = ''
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
+      })
+      child.on('exit', (code) => reject(new Error(`exited with ${code}`)))
+    })
+    expect(ready.arm).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    expect(ready.blob).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    const {readFileSync} = await import('node:fs')
+    useIdentityInProcess(INGEST)
+    const clients = await createAzureClients({caCertificate: readFileSync(ready.ca, 'utf8')}, process.env)
+    // No role yet: the blob double refuses the principal, in Azure's words.
+    const e = await (await clients.blob(`${ready.blob}/${ACCOUNT}`)).listPage(CONTAINER, 'dicom/').then(() => undefined, (err: AppError) => err)
+    expect(e?.data?.azureCode).toBe('AuthorizationPermissionMismatch')
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
   })
 })

@@ -6,6 +6,7 @@
  */
 import type {AzureClientOptions} from '../../clients/azure.js'
 import {ConfigError} from '../../errors.js'
+import {validateEndpointUrl} from '../endpoint.js'
 import type {GrantRequest, OptionInput} from '../types.js'
 import {isGuid} from './spec.js'
 
@@ -39,7 +40,7 @@ function httpsEndpoint(value: string, flag: string): string {
   if (url.username || url.password) throw new ConfigError('BAD_ENDPOINT', `${flag} must not carry credentials in the URL.`, {suggestions: ['Credentials come from the Azure credential chain (az login, AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, ...).']})
   if (url.search.includes('sig=')) throw new ConfigError('BAD_ENDPOINT', `${flag} must not carry a SAS token.`, {suggestions: ['Give the endpoint without its query string; ingestgate authenticates with Microsoft Entra ID tokens.']})
   if (url.protocol !== 'https:') {
-    throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" is http://; the Azure SDKs send bearer tokens only over HTTPS.`, {suggestions: [`Use the https:// form of the endpoint${flag === '--endpoint-url' ? ' (Azurite: start it with --cert and --key)' : ''}.`]})
+    throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" is http://; the Azure SDKs send bearer tokens only over HTTPS.`, {suggestions: ['Use the https:// form of the endpoint.']})
   }
   return value.replace(/\/+$/, '')
 }
@@ -58,7 +59,13 @@ export function readAzureOptions(input: OptionInput): AzureOptions {
   const subscriptionId = guidFlag(str(f.subscription) ?? str(input.env.AZURE_SUBSCRIPTION_ID), str(f.subscription) ? '--subscription' : 'AZURE_SUBSCRIPTION_ID', 'subscription id')
   const tenantId = guidFlag(str(f.tenant), '--tenant', 'tenant (directory) id')
   const armEndpoint = str(f['arm-endpoint']) ? httpsEndpoint(str(f['arm-endpoint'])!, '--arm-endpoint') : undefined
-  const endpointUrl = str(f['endpoint-url']) ? httpsEndpoint(str(f['endpoint-url'])!, '--endpoint-url') : undefined
+  // --endpoint-url is every cloud's storage endpoint flag (one value for, e.g., a cluster serving
+  // several clouds): its shape is checked here, the https:// the Azure SDK needs when it is used.
+  const endpointUrl = str(f['endpoint-url'])
+  if (endpointUrl) {
+    validateEndpointUrl(endpointUrl, '--endpoint-url')
+    if (/[?&]sig=/i.test(endpointUrl)) throw new ConfigError('BAD_ENDPOINT', '--endpoint-url must not carry a SAS token.', {suggestions: ['Give the endpoint without its query string; ingestgate authenticates with Microsoft Entra ID tokens.']})
+  }
   const resourceGroup = str(f['resource-group'])
   if (resourceGroup && !/^[-\w._()]{1,90}$/.test(resourceGroup)) {
     throw new ConfigError('BAD_FLAG_VALUE', `--resource-group "${resourceGroup}" is not a resource group name (1-90 letters, digits, _ . - ( )).`, {suggestions: ['Find it with: az storage account show --name ACCOUNT --query resourceGroup -o tsv']})
@@ -67,7 +74,7 @@ export function readAzureOptions(input: OptionInput): AzureOptions {
   return {
     cloud: {subscriptionId, tenantId: tenantId ?? input.site?.azure?.tenantId?.toLowerCase(), armEndpoint},
     resourceGroup,
-    endpointUrl,
+    endpointUrl: endpointUrl?.replace(/\/+$/, ''),
     applicationId: input.site?.azure?.applicationId,
     siteTenantId: input.site?.azure?.tenantId,
     principalRetryMs: Number.isFinite(retry) && retry >= 0 ? retry : 120_000,
