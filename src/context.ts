@@ -7,7 +7,7 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
-import type {AwsClientOptions, AwsClients} from './clients/aws.js'
+import type {AwsClientOptions, AwsClients} from './clients/aws/index.js'
 import type {AzureClientOptions, AzureClients} from './clients/azure.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
@@ -63,7 +63,7 @@ export function createContext(overrides: Partial<Omit<AppContext, 'clients'>> & 
     ...overrides,
     clients: {
       async aws(options) {
-        const {createAwsClients} = await import('./clients/aws.js')
+        const {createAwsClients} = await import('./clients/aws/index.js')
         return createAwsClients(options, env)
       },
       async azure(options) {

@@ -5,8 +5,8 @@
  * is the Decrypt test) and map every AWS answer to a cause. Probes run concurrently (bounded), so a
  * full check costs about two round trips; --wait retries the failing ones with exponential backoff.
  */
-import {classifyProbeError, type ProbeFailure} from '../../clients/aws-errors.js'
-import type {AwsClients, ObjectProbe} from '../../clients/aws.js'
+import {classifyProbeError, type ProbeFailure} from '../../clients/aws/errors.js'
+import type {AwsClients, ObjectProbe} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import type {RemedyContext} from './policy/access.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'

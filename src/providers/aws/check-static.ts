@@ -5,7 +5,7 @@
  * use, and the principal's identity policies when it is in the same account), then let the pure
  * core decide each operation. A document that cannot be read makes its rows unknown, never a crash.
  */
-import type {AwsClients, ObjectEncryption} from '../../clients/aws.js'
+import type {AwsClients, ObjectEncryption, PublicAccessBlock} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {
   decideDecrypt,
@@ -30,6 +30,7 @@ import type {CheckRow, Finding} from '../../core/verdict.js'
 import {AppError, RemoteError} from '../../errors.js'
 import type {CheckOptions} from '../types.js'
 import type {AwsRequest} from './options.js'
+import {bucketOwnerView} from './bucket-owner.js'
 import type {AwsOperationId, CheckPrincipal} from './check-common.js'
 
 /** An object the static layer sampled, with its encryption, for the live layer to probe too. */
@@ -60,7 +61,9 @@ function isDenied(error: unknown): boolean {
 }
 
 /** Run a read; an access denial (or any failure) becomes data instead of an exception. */
-async function settle<T>(p: Promise<T>): Promise<{ok: true; value: T} | {ok: false; error: unknown}> {
+type Settled<T> = {ok: true; value: T} | {ok: false; error: unknown}
+
+async function settle<T>(p: Promise<T>): Promise<Settled<T>> {
   try {
     return {ok: true, value: await p}
   } catch (error) {
@@ -187,6 +190,73 @@ function row(operation: AwsOperationId, resource: string, d: StaticDecision): Ch
   return {operation, resource, layer: 'static', outcome: d.outcome, code: d.code, cause: d.cause, decidedBy: d.decidedBy, remedy: d.remedy}
 }
 
+/** The bucket policy as the evaluator sees it (unreadable and malformed are findings, never "no policy"). */
+function bucketPolicyState(policyRead: Settled<string | null>, bucket: string, findings: Finding[]): DocState {
+  const bucketUrl = `s3://${bucket}`
+  if (!policyRead.ok) {
+    findings.push({code: 'bucket-policy-unreadable', severity: 'warning', message: `The bucket policy of ${bucket} cannot be read: ${why(policyRead.error)}`, resource: bucketUrl})
+    return {state: 'unreadable', reason: why(policyRead.error)}
+  }
+  if (policyRead.value === null) return {state: 'absent'}
+  try {
+    return {state: 'ok', policy: parsePolicyDocument(policyRead.value, `the bucket policy of ${bucket}`)}
+  } catch (error) {
+    const reason = why(error).replace(/^the bucket policy of [^:]+: /, '').replace(/\.$/, '')
+    findings.push({
+      code: 'malformed-bucket-policy',
+      severity: 'error',
+      message: `The bucket policy of ${bucket} is stored but cannot be evaluated: ${reason}.`,
+      resource: bucketUrl,
+      remedy: `Fix the bucket policy of ${bucket} (S3 console: Permissions > Bucket policy); AWS reads it in ways this check cannot be sure of.`,
+    })
+    return {state: 'malformed', reason}
+  }
+}
+
+/** Block Public Access: RestrictPublicBuckets with a public statement cuts off every cross-account call. */
+function publicAccessFacts(
+  pabRead: Settled<PublicAccessBlock | null>,
+  bucketPolicy: DocState,
+  bucket: string,
+  sameAccount: boolean,
+  findings: Finding[],
+): S3Facts['restrictPublicBuckets'] {
+  const bucketUrl = `s3://${bucket}`
+  if (!pabRead.ok) {
+    findings.push({code: 'public-access-block-unreadable', severity: 'warning', message: `Block Public Access of ${bucket} cannot be read: ${why(pabRead.error)}`, resource: bucketUrl})
+    return undefined
+  }
+  if (bucketPolicy.state !== 'ok') return undefined
+  const publicOnes = findPublicStatements(bucketPolicy.policy).map((s) => (s.sid ? `"${s.sid}" (#${s.index})` : `#${s.index}`))
+  if (!pabRead.value?.RestrictPublicBuckets || publicOnes.length === 0) return undefined
+  findings.push({
+    code: 'restrict-public-buckets',
+    severity: sameAccount ? 'info' : 'error',
+    message: `RestrictPublicBuckets is on and the bucket policy has public statements (${publicOnes.join(', ')}): while they exist S3 refuses every cross-account request${sameAccount ? ' (the principal is in the bucket\'s account, so it is not affected)' : ', the ingest role\'s included'}.`,
+    resource: bucketUrl,
+    remedy: 'Restrict or remove the public statements, or turn RestrictPublicBuckets off.',
+  })
+  return {statements: publicOnes}
+}
+
+/** Object Ownership other than BucketOwnerEnforced: objects of other accounts stay theirs. */
+function ownershipFinding(ownershipRead: Settled<string | null>, bucket: string, findings: Finding[]): void {
+  const bucketUrl = `s3://${bucket}`
+  if (!ownershipRead.ok) {
+    findings.push({code: 'ownership-unreadable', severity: 'info', message: `Object Ownership of ${bucket} cannot be read: ${why(ownershipRead.error)}`, resource: bucketUrl})
+    return
+  }
+  const ownership = ownershipRead.value
+  if (ownership === 'BucketOwnerEnforced') return
+  findings.push({
+    code: 'object-ownership',
+    severity: 'warning',
+    message: `Object Ownership of ${bucket} is ${ownership ?? 'not set (ObjectWriter)'}: objects uploaded by other accounts stay theirs, and the bucket policy cannot grant them.`,
+    resource: bucketUrl,
+    remedy: `aws s3api put-bucket-ownership-controls --bucket ${bucket} --ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]' (the live layer's sampled reads confirm access object by object)`,
+  })
+}
+
 /**
  * Gather and evaluate. Throws only when the check cannot run: no credentials, a bucket that does
  * not exist or is not in the admin's account.
@@ -200,22 +270,8 @@ export async function runStaticLayer(
 ): Promise<StaticOutcome> {
   const {bucket, prefix} = req.source
   const aws = await ctx.clients.aws(req.options.cloud)
-  const me = await aws.callerIdentity()
-  const owner = me.account
-  let region: string | undefined
-  try {
-    region = (await aws.s3.headBucket(bucket, owner)).region
-  } catch (error) {
-    if (isDenied(error)) {
-      throw new RemoteError('NOT_BUCKET_OWNER', `Bucket ${bucket} is not in account ${owner} (the account of ${me.arn}), or that identity may not read it: the static layer needs the bucket owner's view.`, {
-        suggestions: [
-          `Run as an administrator of the account that owns ${bucket} (--profile NAME).`,
-          'As the ingest principal (vendor support), run only the live layer: --live --no-static.',
-        ],
-      })
-    }
-    throw error
-  }
+  const me = await bucketOwnerView(aws, bucket, ['The static layer needs the bucket owner\'s view; as the ingest principal (vendor support), run only the live layer: --live --no-static.'])
+  const {owner, region} = me
   const findings: Finding[] = []
   const sourceUrl = req.source.url
   const bucketUrl = `s3://${bucket}`
@@ -231,62 +287,9 @@ export async function runStaticLayer(
   ])
   for (const r of [policyRead, pabRead, ownershipRead, defaultKeysRead, listingRead]) if (!r.ok && fatal(r.error)) throw r.error
 
-  // The bucket policy.
-  let bucketPolicy: DocState
-  if (!policyRead.ok) {
-    bucketPolicy = {state: 'unreadable', reason: why(policyRead.error)}
-    findings.push({code: 'bucket-policy-unreadable', severity: 'warning', message: `The bucket policy of ${bucket} cannot be read: ${why(policyRead.error)}`, resource: bucketUrl})
-  } else if (policyRead.value === null) {
-    bucketPolicy = {state: 'absent'}
-  } else {
-    try {
-      bucketPolicy = {state: 'ok', policy: parsePolicyDocument(policyRead.value, `the bucket policy of ${bucket}`)}
-    } catch (error) {
-      const reason = why(error).replace(/^the bucket policy of [^:]+: /, '').replace(/\.$/, '')
-      bucketPolicy = {state: 'malformed', reason}
-      findings.push({
-        code: 'malformed-bucket-policy',
-        severity: 'error',
-        message: `The bucket policy of ${bucket} is stored but cannot be evaluated: ${reason}.`,
-        resource: bucketUrl,
-        remedy: `Fix the bucket policy of ${bucket} (S3 console: Permissions > Bucket policy); AWS reads it in ways this check cannot be sure of.`,
-      })
-    }
-  }
-
-  // Block Public Access.
-  let restrictPublicBuckets: S3Facts['restrictPublicBuckets']
-  if (!pabRead.ok) {
-    findings.push({code: 'public-access-block-unreadable', severity: 'warning', message: `Block Public Access of ${bucket} cannot be read: ${why(pabRead.error)}`, resource: bucketUrl})
-  } else if (bucketPolicy.state === 'ok') {
-    const publicOnes = findPublicStatements(bucketPolicy.policy).map((s) => (s.sid ? `"${s.sid}" (#${s.index})` : `#${s.index}`))
-    if (pabRead.value?.RestrictPublicBuckets && publicOnes.length > 0) {
-      restrictPublicBuckets = {statements: publicOnes}
-      findings.push({
-        code: 'restrict-public-buckets',
-        severity: sameAccount ? 'info' : 'error',
-        message: `RestrictPublicBuckets is on and the bucket policy has public statements (${publicOnes.join(', ')}): while they exist S3 refuses every cross-account request${sameAccount ? ' (the principal is in the bucket\'s account, so it is not affected)' : ', the ingest role\'s included'}.`,
-        resource: bucketUrl,
-        remedy: 'Restrict or remove the public statements, or turn RestrictPublicBuckets off.',
-      })
-    }
-  }
-
-  // Object Ownership.
-  if (ownershipRead.ok) {
-    const ownership = ownershipRead.value
-    if (ownership !== 'BucketOwnerEnforced') {
-      findings.push({
-        code: 'object-ownership',
-        severity: 'warning',
-        message: `Object Ownership of ${bucket} is ${ownership ?? 'not set (ObjectWriter)'}: objects uploaded by other accounts stay theirs, and the bucket policy cannot grant them.`,
-        resource: bucketUrl,
-        remedy: `aws s3api put-bucket-ownership-controls --bucket ${bucket} --ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]' (the live layer's sampled reads confirm access object by object)`,
-      })
-    }
-  } else {
-    findings.push({code: 'ownership-unreadable', severity: 'info', message: `Object Ownership of ${bucket} cannot be read: ${why(ownershipRead.error)}`, resource: bucketUrl})
-  }
+  const bucketPolicy = bucketPolicyState(policyRead, bucket, findings)
+  const restrictPublicBuckets = publicAccessFacts(pabRead, bucketPolicy, bucket, sameAccount, findings)
+  ownershipFinding(ownershipRead, bucket, findings)
 
   // The stale ids and hand-written mistakes.
   const facts: S3Facts = {

@@ -3,7 +3,7 @@
  * refuse what is unsafe or certain to fail, and return a plan whose execute() writes after a backup
  * and verifies by re-reading. All policy logic is the pure core's; this module is the I/O around it.
  */
-import type {AwsClients, KmsPort} from '../../clients/aws.js'
+import type {AwsClients, KmsPort} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {
   BUCKET_POLICY_MAX_BYTES,
@@ -23,6 +23,7 @@ import {ConfigError, RemoteError} from '../../errors.js'
 import {writeBackup} from '../../state.js'
 import type {GrantChange, GrantPlan} from '../types.js'
 import type {AwsRequest} from './options.js'
+import {bucketOwnerView} from './bucket-owner.js'
 import {grantStatements, kmsGrantName, legacySids, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
 import {discoverKmsKeys} from './kms-keys.js'
 
@@ -39,23 +40,11 @@ interface BucketState {
 
 async function readBucket(ctx: AppContext, req: AwsRequest): Promise<BucketState> {
   const aws = await ctx.clients.aws(req.options.cloud)
-  const me = await aws.callerIdentity()
   const bucket = req.source.bucket
-  let region: string | undefined
-  try {
-    // ExpectedBucketOwner: a bucket of the same name in another account answers 403, not a policy.
-    region = (await aws.s3.headBucket(bucket, me.account)).region
-  } catch (error) {
-    if (error instanceof RemoteError && error.code === 'ACCESS_DENIED') {
-      throw new RemoteError('NOT_BUCKET_OWNER', `Bucket ${bucket} is not in account ${me.account} (the account of ${me.arn}), or that identity may not read it.`, {
-        suggestions: [`Run as an administrator of the account that owns ${bucket} (--profile NAME).`],
-      })
-    }
-    throw error
-  }
-  const policyText = await aws.s3.getBucketPolicy(bucket, me.account)
+  const {owner, region} = await bucketOwnerView(aws, bucket)
+  const policyText = await aws.s3.getBucketPolicy(bucket, owner)
   const policy = policyText === null ? null : parsePolicyDocument(policyText, `the bucket policy of ${bucket}`)
-  return {aws, owner: me.account, region, policyText, policy}
+  return {aws, owner, region, policyText, policy}
 }
 
 function refuseStaleIds(policy: IamPolicy | null, bucket: string): void {

@@ -3,7 +3,7 @@
  * sample of objects' SSEKMSKeyId, plus keys named by the user. The AWS-managed aws/s3 key cannot be
  * shared with another account at all, so finding it stops the grant with an explanation.
  */
-import type {AwsClients} from '../../clients/aws.js'
+import type {AwsClients} from '../../clients/aws/index.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import {ConfigError, RemoteError} from '../../errors.js'
 

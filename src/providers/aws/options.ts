@@ -2,7 +2,7 @@
  * The AWS provider's options, read from its flags and the site file. Validated here, before any
  * network call: a malformed endpoint or role ARN is a configuration error, not an SDK failure.
  */
-import type {AwsClientOptions} from '../../clients/aws.js'
+import type {AwsClientOptions} from '../../clients/aws/index.js'
 import {ConfigError} from '../../errors.js'
 import {validateEndpointUrl} from '../endpoint.js'
 import type {GrantRequest, OptionInput} from '../types.js'

@@ -4,7 +4,7 @@
  * assumed role re-assumed before it expires. A missing grant fails here exactly as it would on the
  * vendor's cluster.
  */
-import type {AwsClientOptions, AwsClients} from '../../clients/aws.js'
+import type {AwsClientOptions, AwsClients} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import {registerSecret} from '../../output/redact.js'
 import {directoryPrefix, type Source} from '../../source.js'

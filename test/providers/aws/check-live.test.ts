@@ -5,7 +5,7 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import type {AwsClientOptions, AwsClients} from '../../../src/clients/aws.js'
+import type {AwsClientOptions, AwsClients} from '../../../src/clients/aws/index.js'
 import {createContext} from '../../../src/context.js'
 import {AppError} from '../../../src/errors.js'
 import {redact} from '../../../src/output/redact.js'

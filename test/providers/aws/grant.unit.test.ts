@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import type {AwsClients, S3Port} from '../../../src/clients/aws.js'
+import type {AwsClients, S3Port} from '../../../src/clients/aws/index.js'
 import {createContext} from '../../../src/context.js'
 import {RemoteError} from '../../../src/errors.js'
 import {planAwsApply} from '../../../src/providers/aws/grant.js'
@@ -64,7 +64,7 @@ describe('AWS apply, paths moto cannot produce', () => {
     const aws = fakeAws({
       headBucket: async (_bucket, owner) => {
         expect(owner).toBe('444455556666')
-        throw new RemoteError('ACCESS_DENIED', 'Access denied')
+        throw new RemoteError('ACCESS_DENIED', 'Access denied', {kind: 'access-denied'})
       },
     })
     await expect(planAwsApply(ctxWith(aws), req)).rejects.toMatchObject({code: 'NOT_BUCKET_OWNER', exitCode: 4, message: /not in account 444455556666/})

@@ -9,6 +9,10 @@
  */
 import {CreateKeyCommand} from '@aws-sdk/client-kms'
 import {CreateBucketCommand, GetBucketPolicyCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ownedSids} from '../../../src/providers/aws/grant-spec.js'
@@ -114,3 +118,24 @@ describe('the encryption of the sampled objects cannot be read', () => {
     expect(r.stderr).not.toMatch(/\(Unknown\)/)
   })
 })
+
+describe('credentials, said as the user gave them', () => {
+  it('wrong keys in the environment are named as the environment variables, not as a profile', async () => {
+    const r = await cli(['grant', 'apply', 's3://any-bucket/dicom', '--principal', VENDOR_ROLE, '--yes'], {accessKeyId: 'AKIDWRONGWRONGWRONG1', secretAccessKey: 'x'.repeat(40)})
+    expect(r.code).toBe(3)
+    expect(r.json?.error).toMatchObject({code: 'INVALID_CREDENTIALS', message: expect.stringContaining('AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY')})
+    expect(JSON.stringify(r.json?.error)).not.toMatch(/that profile/)
+  })
+
+  it('--profile is used alone: no "Multiple credential sources detected" block when keys are in the environment too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-profile-'))
+    const file = join(dir, 'credentials')
+    writeFileSync(file, `[admin]\naws_access_key_id = ${admin.accessKeyId}\naws_secret_access_key = ${admin.secretAccessKey}\n`)
+    const {bucket} = await seed()
+    const env = baseEnv({...moto.credentialsEnv({accessKeyId: 'AKIDWRONGWRONGWRONG1', secretAccessKey: 'x'.repeat(40)}), AWS_SHARED_CREDENTIALS_FILE: file, INGESTGATE_STATE_DIR: join(dir, 'state')})
+    const r = await runCli(['grant', 'apply', `s3://${bucket}/dicom`, '--principal', VENDOR_ROLE, '--yes', '--profile', 'admin', '--endpoint-url', moto.endpoint], {env})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toMatch(/Multiple credential sources/)
+  })
+})
+

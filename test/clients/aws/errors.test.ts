@@ -4,7 +4,7 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {classifyAwsError, classifyProbeError} from '../../src/clients/aws-errors.js'
+import {classifyAwsError, classifyProbeError} from '../../../src/clients/aws/errors.js'
 
 const sdkError = (name: string, status: number, message = name) => Object.assign(new Error(message), {name, $metadata: {httpStatusCode: status}})
 

@@ -2,7 +2,7 @@
  * The one place AWS SDK errors are told apart (by error name and HTTP status, never by message
  * text) and turned into AppErrors with a cause and a remedy.
  */
-import {AppError, ConfigError, RemoteError} from '../errors.js'
+import {AppError, ConfigError, RemoteError} from '../../errors.js'
 
 export interface AwsErrorContext {
   /** What we were doing, e.g. "reading the bucket policy of my-bucket". */
