@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws/index.js'
-import type {AzureClientOptions, AzureClients} from './clients/azure.js'
+import type {AzureClientOptions, AzureClients} from './clients/azure/index.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
 
@@ -67,7 +67,7 @@ export function createContext(overrides: Partial<Omit<AppContext, 'clients'>> & 
         return createAwsClients(options, env)
       },
       async azure(options) {
-        const {createAzureClients} = await import('./clients/azure.js')
+        const {createAzureClients} = await import('./clients/azure/index.js')
         return createAzureClients(options, env)
       },
       ...overrides.clients,

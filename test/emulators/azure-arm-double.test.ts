@@ -5,7 +5,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createAzureClients, type ArmPort} from '../../src/clients/azure.js'
+import {createAzureClients, type ArmPort} from '../../src/clients/azure/index.js'
 import {AppError} from '../../src/errors.js'
 import {assignmentName, BLOB_DATA_READER_ROLE, containerScope, roleDefinitionId} from '../../src/providers/azure/spec.js'
 import type {AzureDoubles} from '../../emulators/azure-blob-double.mjs'

@@ -12,7 +12,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {createAzureClients, type BlobPort} from '../../src/clients/azure.js'
+import {createAzureClients, type BlobPort} from '../../src/clients/azure/index.js'
 import {AppError} from '../../src/errors.js'
 import {prefixCondition} from '../../src/providers/azure/spec.js'
 import type {ArmSeed} from '../../emulators/azure-arm-double.mjs'

@@ -6,7 +6,7 @@
  * each sampled blob, each answer mapped to its cause (AuthorizationFailure: the firewall;
  * AuthorizationPermissionMismatch: the role, or its propagation), retried with --wait.
  */
-import type {AzureClients, BlobObject} from '../../clients/azure.js'
+import type {AzureClients, BlobObject} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {shellWord} from '../../core/shell.js'

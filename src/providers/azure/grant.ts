@@ -5,7 +5,7 @@
  * replaces or removes. 409 RoleAssignmentExists is resolved by lookup; PrincipalNotFound is
  * retried with bounded backoff, then explained.
  */
-import type {ArmPort} from '../../clients/azure.js'
+import type {ArmPort} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'

@@ -4,7 +4,7 @@
  * SDKs send bearer tokens only over HTTPS) or a principal that is not an object id are
  * configuration errors naming what to give instead.
  */
-import type {AzureClientOptions} from '../../clients/azure.js'
+import type {AzureClientOptions} from '../../clients/azure/index.js'
 import {ConfigError} from '../../errors.js'
 import {validateEndpointUrl} from '../endpoint.js'
 import type {GrantRequest, OptionInput} from '../types.js'

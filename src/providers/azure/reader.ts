@@ -4,7 +4,7 @@
  * same blob port as the live check. The credentials are the ambient chain (DefaultAzureCredential
  * with --tenant); a missing role assignment fails here exactly as on the vendor's cluster.
  */
-import type {AzureClients} from '../../clients/azure.js'
+import type {AzureClients} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {directoryPrefix, type Source} from '../../source.js'
 import type {SourceReader} from '../types.js'

@@ -3,7 +3,7 @@
  * account (network rules, blob endpoint) and the container scope. Shared by apply, revoke and the
  * static check. Without --resource-group the subscription's accounts are listed to find it.
  */
-import type {ArmPort, AzureClients} from '../../clients/azure.js'
+import type {ArmPort, AzureClients} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {ConfigError} from '../../errors.js'
 import type {AccountInfo} from './evaluate.js'

@@ -190,7 +190,7 @@ describe('options and the principal', () => {
   it('an http:// --endpoint-url (shared by every cloud) is accepted here and refused when Azure would use it', async () => {
     const o = read({'endpoint-url': 'http://127.0.0.1:9000'})
     expect(o.endpointUrl).toBe('http://127.0.0.1:9000')
-    const {createAzureClients} = await import('../../../src/clients/azure.js')
+    const {createAzureClients} = await import('../../../src/clients/azure/index.js')
     const clients = await createAzureClients({}, {})
     await expect(clients.blob('http://127.0.0.1:9000/acct')).rejects.toMatchObject({code: 'BAD_ENDPOINT', exitCode: 3})
   })

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {createAzureClients} from '../../../src/clients/azure.js'
+import {createAzureClients} from '../../../src/clients/azure/index.js'
 import {createContext, type AppContext} from '../../../src/context.js'
 import {createUi} from '../../../src/output/ui.js'
 import {runGrantPlan} from '../../../src/providers/grant-flow.js'

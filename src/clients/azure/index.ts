@@ -9,10 +9,10 @@
  */
 import type {Agent} from 'node:https'
 
-import type {AccountInfo, DenyAssignmentInfo, RoleAssignmentInfo, RoleDefinitionInfo} from '../providers/azure/evaluate.js'
-import {ConfigError} from '../errors.js'
-import {registerSecret} from '../output/redact.js'
-import {classifyAzureError} from './azure-errors.js'
+import type {AccountInfo, DenyAssignmentInfo, RoleAssignmentInfo, RoleDefinitionInfo} from '../../providers/azure/evaluate.js'
+import {ConfigError} from '../../errors.js'
+import {registerSecret} from '../../output/redact.js'
+import {classifyAzureError} from './errors.js'
 
 export const PUBLIC_ARM_ENDPOINT = 'https://management.azure.com'
 

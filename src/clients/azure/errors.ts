@@ -3,7 +3,7 @@
  * error code, never by message text) and turned into AppErrors with a neutral `kind`, the Azure
  * code kept in `data`, and a remedy.
  */
-import {AppError, ConfigError, RemoteError, type SourceErrorKind} from '../errors.js'
+import {AppError, ConfigError, RemoteError, type SourceErrorKind} from '../../errors.js'
 
 export interface AzureErrorContext {
   /** What we were doing, e.g. "reading storage account acme". */
