@@ -176,6 +176,7 @@ function toAssignment(a: import('@azure/arm-authorization').RoleAssignment): Rol
     principalType: a.principalType,
     condition: a.condition ?? undefined,
     conditionVersion: a.conditionVersion ?? undefined,
+    createdOn: a.createdOn ? new Date(a.createdOn).toISOString() : undefined,
   }
 }
 

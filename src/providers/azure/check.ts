@@ -18,13 +18,15 @@ import {evaluateDataAccess, evaluateNetwork, type AccessInput, type AccountInfo,
 import {readDefinitions} from './grant.js'
 import {validateAzurePrincipal, type AzureRequest} from './options.js'
 import {blobEndpoint, resolveSource} from './resolve.js'
-import {BLOB_READ_ACTION, scopeCovers} from './spec.js'
+import {BLOB_READ_ACTION, inheritsTo} from './spec.js'
 import {directoryPrefix} from '../../source.js'
 
 export const AZURE_OPERATIONS = ['list', 'get'] as const
 
 /** Probes in flight at once. */
 const LIVE_CONCURRENCY = 16
+/** How long Azure may take to enforce a new role assignment. */
+const PROPAGATION_MS = 10 * 60_000
 /** Bytes a live read asks for: enough to prove Get Blob, small enough to be cheap. */
 const PROBE_BYTES = 1024
 
@@ -121,8 +123,15 @@ async function runStatic(ctx: AppContext, req: AzureRequest, opts: CheckOptions)
     for (const op of AZURE_OPERATIONS) rows.push({operation: op, resource: req.source.url, layer: 'static', outcome: 'unknown', code: 'assignments-unreadable', cause: `the role assignments cannot be read: ${why}`, decidedBy: [], remedy: `Run as an identity with Reader on the storage account, or prove it as the principal: ${remedies(req).checkLive}`})
     return {rows, findings, identity: me.objectId, account, sample}
   }
-  const covering = listed.value.filter((a) => a.principalId.toLowerCase() === spec.principalId && scopeCovers(a.scope, spec.scope))
+  const covering = listed.value.filter((a) => a.principalId.toLowerCase() === spec.principalId && inheritsTo(a.scope, spec.scope))
   const definitions = await readDefinitions(arm, covering)
+  // The static layer reads what is assigned, not what Azure already enforces.
+  for (const a of covering) {
+    const age = a.createdOn ? ctx.now().getTime() - Date.parse(a.createdOn) : Number.POSITIVE_INFINITY
+    if (age >= 0 && age < PROPAGATION_MS) {
+      findings.push({code: 'recent-assignment', severity: 'info', resource: a.scope, message: `Role assignment ${a.name} was made ${formatDuration(age)} ago: Azure can take up to 10 minutes to enforce a new assignment, so the cluster may still be refused for a while.`, remedy: remedies(req).checkLive})
+    }
+  }
   if (!deny.ok) {
     findings.push({code: 'deny-assignments-unreadable', severity: 'warning', message: `The deny assignments at the container cannot be read (${deny.error instanceof AppError ? deny.error.code : 'error'}); one could refuse what the roles allow.`})
   }

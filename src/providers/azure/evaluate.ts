@@ -10,7 +10,7 @@
  * when RBAC refuses, they might still allow, which is `unknown` too.
  */
 import type {Finding} from '../../core/verdict.js'
-import {BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, scopeCovers} from './spec.js'
+import {BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, inheritsTo} from './spec.js'
 
 export interface Permission {
   actions?: string[]
@@ -28,6 +28,8 @@ export interface RoleAssignmentInfo {
   principalType?: string
   condition?: string
   conditionVersion?: string
+  /** When it was made (ISO 8601): Azure takes up to 10 minutes to enforce a new one. */
+  createdOn?: string
 }
 
 export interface RoleDefinitionInfo {
@@ -111,7 +113,7 @@ function label(a: RoleAssignmentInfo, def?: RoleDefinitionInfo): string {
 }
 
 function denyApplies(d: DenyAssignmentInfo, principalId: string, scope: string): boolean {
-  if (!scopeCovers(d.scope, scope)) return false
+  if (!inheritsTo(d.scope, scope)) return false
   if (d.doNotApplyToChildScopes && d.scope.toLowerCase() !== scope.toLowerCase()) return false
   const pid = principalId.toLowerCase()
   const named = d.principals.some((p) => p.id.toLowerCase() === pid || p.id === EVERYONE)
@@ -140,7 +142,7 @@ export function evaluateDataAccess(input: AccessInput, req: DataRequest): Decisi
       return {outcome: 'fail', code: 'deny-assignment', cause: `the deny assignment ${d.name} at ${d.scope} refuses ${BLOB_READ_ACTION} (deny assignments override every role assignment)`, decidedBy: [`deny assignment ${d.name} at ${d.scope}`]}
     }
   }
-  const mine = input.assignments.filter((a) => a.principalId.toLowerCase() === pid && scopeCovers(a.scope, input.scope))
+  const mine = input.assignments.filter((a) => a.principalId.toLowerCase() === pid && inheritsTo(a.scope, input.scope))
   const undecided: string[] = []
   const narrowed: string[] = []
   for (const a of mine) {
@@ -174,7 +176,7 @@ export function evaluateDataAccess(input: AccessInput, req: DataRequest): Decisi
 export function coveringAssignment(input: AccessInput, prefix: string): {assignment: RoleAssignmentInfo; role: string} | undefined {
   const pid = input.principalId.toLowerCase()
   for (const a of input.assignments) {
-    if (a.principalId.toLowerCase() !== pid || !scopeCovers(a.scope, input.scope)) continue
+    if (a.principalId.toLowerCase() !== pid || !inheritsTo(a.scope, input.scope)) continue
     const def = input.definitions.get(roleGuidOf(a.roleDefinitionId))
     if (!def || !permitsDataAction(def.permissions, BLOB_READ_ACTION)) continue
     if (!a.condition) return {assignment: a, role: def.roleName}

@@ -15,7 +15,7 @@ import {coveringAssignment, permitsDataAction, type AccessInput, type RoleAssign
 import {validateAzurePrincipal, type AzureRequest} from './options.js'
 import {assignmentDescription} from './render.js'
 import {resolveSource, type ResolvedSource} from './resolve.js'
-import {BLOB_DATA_READER_ROLE, BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, ROLE_ASSIGNMENT_WRITE, ROLES_THAT_CAN_ASSIGN, scopeCovers} from './spec.js'
+import {BLOB_DATA_READER_ROLE, BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, ROLE_ASSIGNMENT_WRITE, ROLES_THAT_CAN_ASSIGN, inheritsTo} from './spec.js'
 
 interface AssignmentState extends ResolvedSource {
   /** The principal's assignments that cover the container (at it or above). */
@@ -43,7 +43,7 @@ async function readState(ctx: AppContext, req: AzureRequest): Promise<Assignment
   const resolved = await resolveSource(ctx, req)
   const {arm, spec} = resolved
   const listed = await denyToRead(() => arm.listRoleAssignments(spec.scope, spec.principalId), spec.scope, 'Microsoft.Authorization/roleAssignments/read')
-  const covering = listed.filter((a) => a.principalId.toLowerCase() === spec.principalId && scopeCovers(a.scope, spec.scope))
+  const covering = listed.filter((a) => a.principalId.toLowerCase() === spec.principalId && inheritsTo(a.scope, spec.scope))
   const definitions = await readDefinitions(arm, covering)
   const ours = covering.find((a) => a.name.toLowerCase() === spec.name && a.scope.toLowerCase() === spec.scope.toLowerCase())
   return {...resolved, covering, definitions, ours}

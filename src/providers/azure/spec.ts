@@ -65,6 +65,16 @@ export function scopeCovers(outer: string, inner: string): boolean {
   return o === '' || o === i || i.startsWith(`${o}/`)
 }
 
+/**
+ * Whether an assignment (or deny assignment) made at `assignmentScope` applies at `scope`. A
+ * management group is above every subscription in it, which its id does not show; ARM lists an
+ * assignment at a management group for a scope only when it applies there, so one that came back
+ * from a listing counts.
+ */
+export function inheritsTo(assignmentScope: string, scope: string): boolean {
+  return /^\/providers\/Microsoft\.Management\/managementGroups\//i.test(assignmentScope) || scopeCovers(assignmentScope, scope)
+}
+
 /** The full id of a role definition as seen from a subscription. */
 export function roleDefinitionId(subscriptionId: string, roleGuid = BLOB_DATA_READER_ROLE): string {
   return `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`

@@ -122,6 +122,7 @@ describe('role evaluation (evaluate-cases.json)', () => {
     account,
     'resource-group': '/subscriptions/s/resourceGroups/g',
     subscription: '/subscriptions/s',
+    'management-group': '/providers/Microsoft.Management/managementGroups/contoso',
   }
   const definitions = new Map(Object.entries(file.definitions).map(([guid, d]) => [guid, {id: `/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/${guid}`, ...d}]))
   it.each(file.cases)('$name', (c) => {

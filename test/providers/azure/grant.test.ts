@@ -159,6 +159,8 @@ describe('check', () => {
     await apply(ctxAs(ADMIN))
     const after = await azureProvider.check(ctxAs(ADMIN), request(), opts)
     expect(after.ok).toBe(true)
+    // Just made: the static layer says Azure may not enforce it yet.
+    expect(after.findings.map((f) => f.code)).toContain('recent-assignment')
     expect(after.operations.every((r) => r.resource.startsWith('az://acmeimaging/scans/dicom'))).toBe(true)
   })
 
