@@ -71,6 +71,21 @@ describe('the ARM double, through the real SDK clients', () => {
     expect(await arm.deleteRoleAssignment(scope, name)).toBeUndefined()
   })
 
+  it('pages listings with nextLink, which the SDK follows', async () => {
+    const arm = await armAs(ADMIN)
+    for (let i = 0; i < 3; i++) d.world.assign({scope: `/subscriptions/${SUBSCRIPTION}`, role: i === 0 ? 'Reader' : i === 1 ? 'Contributor' : 'Storage Blob Data Owner', principalId: '0dd0dd0d-0000-4000-8000-00000000000' + i, name: `0dd0dd0d-0000-4000-8000-0000000000a${i}`})
+    d.world.pageSize = 1
+    try {
+      for (let i = 0; i < 3; i++) expect(await arm.listRoleAssignments(scope, '0dd0dd0d-0000-4000-8000-00000000000' + i)).toHaveLength(1)
+      expect(d.world.requests.some((r) => r.query.includes('skipToken'))).toBe(false) // one principal, one page
+      // Two accounts, one per page: the second is found on the page nextLink points to.
+      expect((await arm.findStorageAccount('otheraccount'))?.name).toBe('otheraccount')
+      expect(d.world.requests.some((r) => r.query.includes('%24skipToken') || r.query.includes('$skipToken'))).toBe(true)
+    } finally {
+      d.world.pageSize = 50
+    }
+  })
+
   it('reads role definitions by full id (the leading slash is stripped, or ARM would see //subscriptions)', async () => {
     const arm = await armAs(ADMIN)
     expect(await arm.getRoleDefinition(roleId)).toMatchObject({roleName: 'Storage Blob Data Reader', permissions: [{dataActions: ['Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read']}]})
