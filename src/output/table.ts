@@ -37,6 +37,22 @@ function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - text.length))
 }
 
+const RESOURCE_WIDTH = 44
+
+/** Cut a cell into pieces of at most `width` characters, preferring to cut after a `/`. */
+function wrap(text: string, width: number): string[] {
+  const parts: string[] = []
+  let rest = text
+  while (rest.length > width) {
+    const slash = rest.lastIndexOf('/', width - 1)
+    const cut = slash > width / 2 ? slash + 1 : width
+    parts.push(rest.slice(0, cut))
+    rest = rest.slice(cut)
+  }
+  parts.push(rest)
+  return parts
+}
+
 /** Render the whole report: header, table, findings, verdict. Plain text when `color` has level 0. */
 export function renderCheckTable(result: CheckResult, color: ChalkInstance): string {
   const lines: string[] = []
@@ -57,7 +73,8 @@ export function renderCheckTable(result: CheckResult, color: ChalkInstance): str
   const head = {operation: 'OPERATION', resource: 'RESOURCE', layer: 'LAYER', outcome: 'OUTCOME', decidedBy: 'DECIDED BY'}
   const w = {
     operation: Math.max(head.operation.length, ...cells.map((c) => c.operation.length)),
-    resource: Math.max(head.resource.length, ...cells.map((c) => c.resource.length)),
+    // Long object URLs and key ARNs wrap inside their column, so the table fits 100 columns.
+    resource: Math.min(RESOURCE_WIDTH, Math.max(head.resource.length, ...cells.map((c) => c.resource.length))),
     layer: Math.max(head.layer.length, ...cells.map((c) => c.layer.length)),
     outcome: Math.max(head.outcome.length, ...cells.map((c) => c.outcome.length)),
   }
@@ -65,7 +82,9 @@ export function renderCheckTable(result: CheckResult, color: ChalkInstance): str
   lines.push(color.bold([pad(head.operation, w.operation), pad(head.resource, w.resource), pad(head.layer, w.layer), pad(head.outcome, w.outcome), head.decidedBy].join('  ')))
   for (const c of cells) {
     const paint = paintOutcome(c.g.row.outcome, color)
-    lines.push([pad(c.operation, w.operation), pad(c.resource, w.resource), pad(c.layer, w.layer), paint(pad(c.outcome, w.outcome)), c.decidedBy].join('  '))
+    const [first, ...more] = wrap(c.resource, w.resource)
+    lines.push([pad(c.operation, w.operation), pad(first, w.resource), pad(c.layer, w.layer), paint(pad(c.outcome, w.outcome)), c.decidedBy].join('  '))
+    for (const part of more) lines.push(`${indent}${part}`)
     if (c.g.row.outcome !== 'pass') {
       lines.push(`${indent}${color.dim('cause:')}  ${c.g.row.cause}`)
       if (c.g.row.remedy) lines.push(`${indent}${color.dim('remedy:')} ${color.cyan(c.g.row.remedy)}`)
@@ -81,13 +100,15 @@ export function renderCheckTable(result: CheckResult, color: ChalkInstance): str
     }
   }
 
+  // The summary counts checks (one per operation and resource), and says how many table rows they fold into.
   const s = result.summary
   const total = result.operations.length
-  const counts = [`${s.pass} pass`, `${s.fail} fail`, `${s.unknown} unknown`, `${s.skip} skipped`].join(', ')
+  const checks = `${total} check${total === 1 ? '' : 's'} in ${groups.length} row${groups.length === 1 ? '' : 's'}`
+  const counts = `${checks}: ${[`${s.pass} pass`, `${s.fail} fail`, `${s.unknown} unknown`, `${s.skip} skipped`].join(', ')}`
   lines.push('')
   if (result.ok) lines.push(color.green.bold(`OK: every operation the ingest cluster needs passes (${counts}).`))
   else {
-    const what = s.fail > 0 ? `${s.fail} of ${total} operations fail` : `${s.unknown} of ${total} operations cannot be decided`
+    const what = s.fail > 0 ? `${s.fail} of ${total} checks fail` : `${s.unknown} of ${total} checks cannot be decided`
     lines.push(color.red.bold(`NOT OK: ${what} (${counts}). Apply the remedies above and re-run.`))
   }
   return lines.join('\n')

@@ -42,6 +42,7 @@ export function createUi(stdout: Writer, stderr: Writer, env: NodeJS.ProcessEnv,
 export function formatDiff(lines: Array<{op: ' ' | '+' | '-'; text: string}>, color: ChalkInstance): string {
   return lines
     .map(({op, text}) => {
+      if (op === ' ' && text.startsWith('@@ ')) return color.cyan(text)
       const line = `${op} ${text}`
       if (op === '+') return color.green(line)
       if (op === '-') return color.red(line)

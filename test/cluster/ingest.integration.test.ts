@@ -61,6 +61,8 @@ describe('an unattended (-y) DICOM ingest of s3://imaging/study', () => {
     expect(created.status).toBe('created')
     await api.call('POST', `/ingests/${id}/start`)
     final = await api.waitFor(id, ['finished', 'failed', 'aborted'], 60_000)
+    // The reports are written just after the terminal status: wait for the worker to be done.
+    await handle.idle()
     scanRequests = moto.requestsSince(mark).filter((r) => r.method === 'GET' && r.bucket === src.bucket && r.key !== '' && r.range !== null)
   }, 90_000)
 

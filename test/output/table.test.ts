@@ -58,7 +58,7 @@ describe('renderCheckTable', () => {
     expect(text).toMatch(/decrypt\s+arn:aws:kms:\S+\s+live\s+UNKNOWN\s+GetObject: ExpiredToken/)
     expect(text).toMatch(/get-attributes\s+s3:\/\/data\/dicom\s+live\s+SKIP/)
     expect(text).toMatch(/warning\s+Object Ownership is ObjectWriter\. \[object-ownership\]\n\s+→ put-bucket-ownership-controls/)
-    expect(lines.at(-1)).toBe('NOT OK: 1 of 6 operations fail (3 pass, 1 fail, 1 unknown, 1 skipped). Apply the remedies above and re-run.')
+    expect(lines.at(-1)).toBe('NOT OK: 1 of 6 checks fail (6 checks in 4 rows: 3 pass, 1 fail, 1 unknown, 1 skipped). Apply the remedies above and re-run.')
   })
 
   it('colours PASS green and FAIL red on a terminal', () => {
@@ -70,7 +70,7 @@ describe('renderCheckTable', () => {
 
   it('says OK when everything passes', () => {
     const text = renderCheckTable(result([pass('s3://data/dicom/a.dcm'), pass('s3://data/dicom/a.dcm', 'live')]), plain)
-    expect(text.split('\n').at(-1)).toBe('OK: every operation the ingest cluster needs passes (2 pass, 0 fail, 0 unknown, 0 skipped).')
+    expect(text.split('\n').at(-1)).toBe('OK: every operation the ingest cluster needs passes (2 checks in 2 rows: 2 pass, 0 fail, 0 unknown, 0 skipped).')
     expect(text).not.toMatch(/cause:/)
   })
 
@@ -78,5 +78,16 @@ describe('renderCheckTable', () => {
     expect(stdoutColor({}, {write: () => true, isTTY: true}).level).toBe(1)
     expect(stdoutColor({}, {write: () => true, isTTY: false}).level).toBe(0)
     expect(stdoutColor({NO_COLOR: '1'}, {write: () => true, isTTY: true}).level).toBe(0)
+  })
+
+  it('wraps a long resource inside its column, so a row fits 100 columns', () => {
+    const long = 's3://imaging-archive-eu-central-1/studies/2024/radiology/brain/P0001/series-0001/IM0001.dcm'
+    const text = renderCheckTable(result([pass(long)]), plain)
+    const lines = text.split('\n')
+    const at = lines.findIndex((l) => l.startsWith('get '))
+    const continued = lines.slice(at + 1).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith(' '.repeat(11))))
+    for (const l of [lines[at], ...continued]) expect(l.length, l).toBeLessThanOrEqual(100)
+    // The pieces, read in order, are the whole URL: the first in the RESOURCE column (after OPERATION + 2).
+    expect([lines[at].slice(11, 11 + 44), ...continued].map((l) => l.trim()).join('')).toBe(long)
   })
 })

@@ -215,7 +215,7 @@ describe('check (static layer) against moto', () => {
     expect(r.stdout).toMatch(/^OPERATION\s+RESOURCE\s+LAYER\s+OUTCOME\s+DECIDED BY$/m)
     expect(r.stdout).toMatch(new RegExp(`^list\\s+s3://${bucket}/dicom\\s+static\\s+FAIL`, 'm'))
     expect(r.stdout).toMatch(/^\s+remedy: ingestgate grant apply /m)
-    expect(r.stdout).toMatch(/NOT OK: \d+ of \d+ operations fail/)
+    expect(r.stdout).toMatch(/NOT OK: \d+ of \d+ checks fail \(\d+ checks in \d+ rows/)
     expect(r.stderr).toMatch(/Static layer: reading/)
     expect(r.stderr).not.toMatch(/Warning: .*Node/) // no SDK noise
   })

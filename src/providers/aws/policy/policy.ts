@@ -399,11 +399,31 @@ export function diffPolicies(before: IamPolicy | null, after: IamPolicy | null):
     for (let k = Math.max(0, i - DIFF_CONTEXT); k <= Math.min(all.length - 1, i + DIFF_CONTEXT); k++) near[k] = true
   })
   if (!near.includes(true)) return []
+  // Line numbers in the document before and after, so each hunk says where it is (@@ -a,n +b,m @@).
+  const at: Array<{a: number; b: number}> = []
+  let a = 1
+  let b = 1
+  for (const line of all) {
+    at.push({a, b})
+    if (line.op !== '+') a++
+    if (line.op !== '-') b++
+  }
   const out: DiffLine[] = []
-  all.forEach((line, i) => {
-    if (near[i]) out.push(line)
-    else if (near[i - 1] !== false) out.push({op: ' ', text: '...'})
-  })
+  let i = 0
+  while (i < all.length) {
+    if (!near[i]) {
+      i++
+      continue
+    }
+    let end = i
+    while (end < all.length && near[end]) end++
+    const hunk = all.slice(i, end)
+    const aLen = hunk.filter((l) => l.op !== '+').length
+    const bLen = hunk.filter((l) => l.op !== '-').length
+    // As in unified diffs, an empty side names the line before it.
+    out.push({op: ' ', text: `@@ -${aLen ? at[i].a : at[i].a - 1},${aLen} +${bLen ? at[i].b : at[i].b - 1},${bLen} @@`}, ...hunk)
+    i = end
+  }
   return out
 }
 

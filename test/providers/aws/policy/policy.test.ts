@@ -505,7 +505,8 @@ describe('diffPolicies', () => {
     for (const line of whole) if (i < part.length && part[i] === line) i++
     return i === part.length
   }
-  const marker = (l: DiffLine) => l.op === ' ' && l.text === '...'
+  const HUNK = /^@@ -(\d+),(\d+) \+(\d+),(\d+) @@$/
+  const marker = (l: DiffLine) => l.op === ' ' && HUNK.test(l.text)
   const checkShape = (before: IamPolicy | null, after: IamPolicy | null, diff: DiffLine[]) => {
     expect(diff.every((l) => [' ', '+', '-'].includes(l.op))).toBe(true)
     expect(isSubsequence(diff.filter((l) => l.op !== '+' && !marker(l)).map((l) => l.text), pretty(before))).toBe(true)
@@ -515,6 +516,15 @@ describe('diffPolicies', () => {
       expect(diff.slice(Math.max(0, i - 3), i + 4).some((near) => near.op !== ' ')).toBe(true)
     })
     diff.forEach((l, i) => marker(l) && expect(marker(diff[i + 1] ?? {op: '+', text: ''})).toBe(false))
+    // Each hunk header says exactly where its lines are, in the document before and after.
+    diff.forEach((l, i) => {
+      if (!marker(l)) return
+      const [, a, aLen, b, bLen] = HUNK.exec(l.text)!.map(Number)
+      const end = diff.findIndex((x, k) => k > i && marker(x))
+      const hunk = diff.slice(i + 1, end < 0 ? undefined : end)
+      expect(hunk.filter((x) => x.op !== '+').map((x) => x.text)).toEqual(pretty(before).slice(aLen ? a - 1 : a, (aLen ? a - 1 : a) + aLen))
+      expect(hunk.filter((x) => x.op !== '-').map((x) => x.text)).toEqual(pretty(after).slice(bLen ? b - 1 : b, (bLen ? b - 1 : b) + bLen))
+    })
   }
 
   it('is empty for identical documents', () => {
@@ -525,16 +535,17 @@ describe('diffPolicies', () => {
 
   it('shows a new or deleted policy as all additions or all removals', () => {
     const p = fixture('CloudTrail')
-    expect(diffPolicies(null, p)).toEqual(pretty(p).map((text) => ({op: '+', text})))
-    expect(diffPolicies(p, null)).toEqual(pretty(p).map((text) => ({op: '-', text})))
+    const n = pretty(p).length
+    expect(diffPolicies(null, p)).toEqual([{op: ' ', text: `@@ -0,0 +1,${n} @@`}, ...pretty(p).map((text) => ({op: '+', text}))])
+    expect(diffPolicies(p, null)).toEqual([{op: ' ', text: `@@ -1,${n} +0,0 @@`}, ...pretty(p).map((text) => ({op: '-', text}))])
   })
 
-  it('shows an appended grant with 3 lines of context and ... for the rest', () => {
+  it('shows an appended grant with 3 lines of context under a hunk header that says where it is', () => {
     const before = fixture('Combined')
     const after = mergeStatements(before, owned).policy
     const diff = diffPolicies(before, after)
     checkShape(before, after, diff)
-    expect(diff[0]).toEqual({op: ' ', text: '...'})
+    expect(marker(diff[0])).toBe(true)
     const added = diff.filter((l) => l.op === '+').map((l) => l.text)
     const removed = diff.filter((l) => l.op === '-').map((l) => l.text)
     expect(added.length - removed.length).toBe(pretty(after).length - pretty(before).length)
