@@ -64,8 +64,16 @@ async function denyToRead<T>(fn: () => Promise<T>, scope: string, action: string
   }
 }
 
+/** The assignment as the plan shows it: one fact per line, the condition in its own lines. */
 function assignmentLines(a: {name: string; scope: string; roleDefinitionId: string; principalId: string; condition?: string}): string[] {
-  return JSON.stringify({name: a.name, scope: a.scope, roleDefinitionId: a.roleDefinitionId, principalId: a.principalId, principalType: 'ServicePrincipal', ...(a.condition ? {condition: a.condition, conditionVersion: '2.0'} : {})}, null, 2).split('\n')
+  const role = roleGuidOf(a.roleDefinitionId) === BLOB_DATA_READER_ROLE ? `Storage Blob Data Reader (${a.roleDefinitionId})` : a.roleDefinitionId
+  return [
+    `role assignment ${a.name}`,
+    `  scope:     ${a.scope}`,
+    `  role:      ${role}`,
+    `  principal: ${a.principalId} (ServicePrincipal)`,
+    ...(a.condition ? ['  condition (version 2.0):', ...a.condition.split('\n').map((line) => `    ${line}`)] : ['  condition: none (the whole container)']),
+  ]
 }
 
 function describe(a: RoleAssignmentInfo, defs: Map<string, RoleDefinitionInfo>): string {
