@@ -43,7 +43,15 @@ function azureBlobUrl(input: string, scheme: string, rest: string): Source | und
   }
   // Host names have no case; storage account names are lower-case.
   const account = m[1].toLowerCase()
-  const parsed = parseSource(`az://${account}/${path}`)
+  const asAz = `az://${account}/${path}`
+  let parsed: Source
+  try {
+    parsed = parseSource(asAz)
+  } catch (error) {
+    // Say it about the URL as the user typed it.
+    if (error instanceof ConfigError) throw new ConfigError(error.code, error.message.replace(`"${asAz}"`, `"${input}"`), {suggestions: error.suggestions})
+    throw error
+  }
   return {...parsed, endpoint: `https://${account}.blob.core.${m[2].toLowerCase()}`}
 }
 

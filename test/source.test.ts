@@ -28,6 +28,7 @@ describe('parseSource', () => {
     ['https://account1.blob.core.windows.net', /container is missing/],
     ['https://account1.blob.core.windows.net/container-1?sv=2024&sig=abc', /query strings/],
     ['https://account1.blob.core.windows.net/container-1/%zz', /percent-encoding/],
+    ['https://account1.blob.core.windows.net/c1', /"https:\/\/account1\.blob\.core\.windows\.net\/c1": an Azure container name is 3 to 63/],
     ['s3://', /bucket name is missing/],
     ['s3://Bucket', /lower-case/],
     ['s3://ab', /3 to 63/],

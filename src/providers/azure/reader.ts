@@ -9,7 +9,7 @@ import type {AppContext} from '../../context.js'
 import {directoryPrefix, type Source} from '../../source.js'
 import type {SourceReader} from '../types.js'
 import type {AzureOptions} from './options.js'
-import {blobEndpoint} from './resolve.js'
+import {blobEndpoint, cloudOptionsFor} from './resolve.js'
 
 /**
  * The blob endpoint without ARM when it can be known so (--endpoint-url, a blob URL source);
@@ -34,7 +34,7 @@ export function openBlobReader(ctx: AppContext, source: Source, options: AzureOp
   let port: Promise<{clients: AzureClients; blob: Awaited<ReturnType<AzureClients['blob']>>}> | undefined
   const get = () =>
     (port ??= (async () => {
-      const clients = await ctx.clients.azure(options.cloud)
+      const clients = await ctx.clients.azure(cloudOptionsFor(source, options))
       const blob = await clients.blob(await endpointFor(clients, source, options))
       return {clients, blob}
     })())

@@ -3,7 +3,7 @@
  * account (network rules, blob endpoint) and the container scope. Shared by apply, revoke and the
  * static check. Without --resource-group the subscription's accounts are listed to find it.
  */
-import type {ArmPort, AzureClients} from '../../clients/azure/index.js'
+import type {ArmPort, AzureClientOptions, AzureClients} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {ConfigError} from '../../errors.js'
 import type {AccountInfo} from './evaluate.js'
@@ -25,6 +25,21 @@ export function blobEndpoint(req: {source: AzureRequest['source']; options: Azur
   return e.replace(/\/+$/, '')
 }
 
+const SOVEREIGN_ARM: Record<string, string> = {
+  'blob.core.usgovcloudapi.net': 'https://management.usgovcloudapi.net',
+  'blob.core.chinacloudapi.cn': 'https://management.chinacloudapi.cn',
+}
+
+/**
+ * The management-plane options for a source: a blob URL of a sovereign cloud implies that cloud's
+ * Resource Manager unless --arm-endpoint says otherwise.
+ */
+export function cloudOptionsFor(source: AzureRequest['source'], options: AzureOptions): AzureClientOptions {
+  if (options.cloud.armEndpoint || !source.endpoint) return options.cloud
+  const suffix = new URL(source.endpoint).host.split('.').slice(1).join('.')
+  return SOVEREIGN_ARM[suffix] ? {...options.cloud, armEndpoint: SOVEREIGN_ARM[suffix]} : options.cloud
+}
+
 /**
  * Find the storage account and build the grant for its real scope.
  * @throws ConfigError MISSING_SUBSCRIPTION / NO_SUCH_ACCOUNT with what to pass.
@@ -37,7 +52,7 @@ export async function resolveSource(ctx: AppContext, req: AzureRequest): Promise
       suggestions: ['Pass --subscription SUBSCRIPTION_ID or set AZURE_SUBSCRIPTION_ID (az account show --query id -o tsv).'],
     })
   }
-  const clients = await ctx.clients.azure(options.cloud)
+  const clients = await ctx.clients.azure(cloudOptionsFor(source, options))
   const arm = await clients.arm()
   const name = source.account!
   let account: AccountInfo | undefined

@@ -170,6 +170,19 @@ describe('network rules', () => {
   })
 })
 
+describe('sovereign clouds', () => {
+  it('a blob URL of a sovereign cloud implies its Resource Manager, unless --arm-endpoint is given', async () => {
+    const {cloudOptionsFor} = await import('../../../src/providers/azure/resolve.js')
+    const opts = readAzureOptions({flags: {}, env: {}, purpose: 'grant'})
+    expect(cloudOptionsFor(parseSource('https://acct1.blob.core.usgovcloudapi.net/cont1/x'), opts).armEndpoint).toBe('https://management.usgovcloudapi.net')
+    expect(cloudOptionsFor(parseSource('https://acct1.blob.core.chinacloudapi.cn/cont1'), opts).armEndpoint).toBe('https://management.chinacloudapi.cn')
+    expect(cloudOptionsFor(parseSource('https://acct1.blob.core.windows.net/cont1'), opts).armEndpoint).toBeUndefined()
+    expect(cloudOptionsFor(parseSource('az://acct1/cont1'), opts).armEndpoint).toBeUndefined()
+    const given = readAzureOptions({flags: {'arm-endpoint': 'https://arm.example.test'}, env: {}, purpose: 'grant'})
+    expect(cloudOptionsFor(parseSource('https://acct1.blob.core.usgovcloudapi.net/cont1'), given).armEndpoint).toBe('https://arm.example.test')
+  })
+})
+
 describe('options and the principal', () => {
   const read = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => readAzureOptions({flags, env, purpose: 'grant'})
   it('reads the flags and the site file, and AZURE_SUBSCRIPTION_ID as the default', () => {
