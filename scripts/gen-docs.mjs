@@ -25,7 +25,12 @@ const exitCodes = [
 const tmp = mkdtempSync(join(tmpdir(), 'ig-docs-'))
 const commandsTmp = join(tmp, 'commands.md')
 copyFileSync(join(root, 'docs/commands.md'), commandsTmp)
-execFileSync(join(root, 'node_modules/.bin/oclif'), ['readme', '--readme-path', commandsTmp, '--no-aliases'], {cwd: root, stdio: ['ignore', 'ignore', 'inherit']})
+// OCLIF_SKIP_NEW_VERSION_CHECK: no "oclif update available" (the next major needs Node 22) and no registry call.
+execFileSync(join(root, 'node_modules/.bin/oclif'), ['readme', '--readme-path', commandsTmp, '--no-aliases'], {
+  cwd: root,
+  env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'},
+  stdio: ['ignore', 'ignore', 'inherit'],
+})
 const commands = readFileSync(commandsTmp, 'utf8')
 
 const targets = [

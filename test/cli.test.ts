@@ -1,11 +1,11 @@
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {ROOT, baseEnv, runCli} from './helpers/cli.js'
+import {BIN, ROOT, baseEnv, runCli} from './helpers/cli.js'
 
 const ROLE = 'arn:aws:iam::111122223333:role/ingest'
 const CLOUD_SDK = /node_modules\/(@aws-sdk|@smithy|@google-cloud|@azure)\//
@@ -102,5 +102,117 @@ describe('the CLI', () => {
 
   it('the generated docs (command reference, exit codes) are fresh', () => {
     expect(() => execFileSync(process.execPath, ['scripts/gen-docs.mjs', '--check'], {cwd: ROOT, stdio: 'pipe'})).not.toThrow()
+  })
+})
+
+/** `script` (util-linux) runs a command on a pseudo-terminal: how a test gets a TTY without a native module. */
+const HAS_SCRIPT = spawnSync('script', ['--version'], {stdio: 'ignore'}).status === 0
+
+describe('unknown commands and completion (plugins)', () => {
+  it('an unknown command gets "did you mean" and exit 2, without a terminal; --json gets the envelope on stdout', async () => {
+    const r = await runCli(['ingest', 'folow', 'https://site.example.io/ingest/ingests/x'])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe('Error: `ingestgate ingest folow` is not an ingestgate command.\n  → Did you mean `ingestgate ingest follow`?\n  → Run `ingestgate help ingest` for the list of commands.\n')
+    const j = await runCli(['ingest', 'folow', '--json'])
+    expect(j.code).toBe(2)
+    expect(j.json).toEqual({status: 2, error: {code: 'UNKNOWN_COMMAND', message: '`ingestgate ingest folow` is not an ingestgate command.', suggestions: ['Did you mean `ingestgate ingest follow`?', 'Run `ingestgate help ingest` for the list of commands.']}})
+    // nothing close: no guess, only where the list is
+    const far = await runCli(['frobnicate'])
+    expect(far.code).toBe(2)
+    expect(far.stderr).not.toMatch(/Did you mean/)
+    expect(far.stderr).toContain('Run `ingestgate help` for the list of commands.')
+  })
+
+  it.skipIf(!HAS_SCRIPT)('on a terminal, @oclif/plugin-not-found asks "Did you mean"; declining is the same usage error (exit 2)', async () => {
+    const child = spawn('script', ['-qec', `${process.execPath} ${BIN} ingest folow`, '/dev/null'], {cwd: ROOT, env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe']})
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      if (/Did you mean/.test(out) && !child.stdin.writableEnded) child.stdin.end('n\r')
+    })
+    const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
+    const text = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    expect(text).toMatch(/Did you mean ingest follow\?/)
+    expect(text).toContain('Error: `ingestgate ingest folow` is not an ingestgate command.')
+    expect(code).toBe(2)
+  }, 30_000)
+
+  it('bash completion (@oclif/plugin-autocomplete) completes commands and flags, new ones included', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'ig-ac-'))
+    const env = baseEnv({XDG_CACHE_HOME: cache})
+    execFileSync(process.execPath, [BIN, 'autocomplete', '--refresh-cache'], {cwd: ROOT, env, stdio: 'pipe'})
+    const fn = join(cache, 'ingestgate/autocomplete/functions/bash/ingestgate.bash')
+    expect(existsSync(fn)).toBe(true)
+    const complete = (words: string[]) =>
+      execFileSync('bash', ['-c', `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _ingestgate_autocomplete; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', fn, ...words], {env, encoding: 'utf8'})
+        .split('\n')
+        .filter(Boolean)
+    expect(complete(['ingestgate', 'ingest', 'fol'])).toEqual(['folder', 'follow'])
+    expect(complete(['ingestgate', 'ingest', 'review', '--appr'])).toEqual(['--approve'])
+    expect(complete(['ingestgate', 'ingest', 'follow', '--retry'])).toEqual(['--retry-for'])
+  })
+
+  it('--help loads neither plugin nor the not-found hook (start-up stays cheap)', async () => {
+    const {urls} = await tracedImports(['--help'])
+    expect(urls.length).toBeGreaterThan(10)
+    expect(urls.filter((u) => /plugin-not-found|plugin-autocomplete|\/hooks\//.test(u))).toEqual([])
+  })
+})
+
+describe('the build', () => {
+  it('its oclif step prints no "oclif update available" warning (and asks no registry)', () => {
+    // The env the build script gives `oclif manifest`, e.g. `NODE_ENV=production OCLIF_SKIP_NEW_VERSION_CHECK=true oclif manifest`.
+    const build: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.build
+    const step = build.split('&&').find((part) => /\boclif manifest\b/.test(part))!
+    const buildEnv = Object.fromEntries([...step.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]))
+    // oclif's update check reads its cache: one that knows of a newer oclif makes it warn. Fresh, so it
+    // spawns no refresh from the registry either way.
+    const cache = mkdtempSync(join(tmpdir(), 'ig-oclif-cache-'))
+    mkdirSync(join(cache, 'oclif'))
+    writeFileSync(join(cache, 'oclif', 'version'), JSON.stringify({latest: '99.0.0', current: '4.24.0'}))
+    const oclif = (env: NodeJS.ProcessEnv) =>
+      spawnSync(join(ROOT, 'node_modules/.bin/oclif'), ['--version'], {cwd: ROOT, env: {...baseEnv({XDG_CACHE_HOME: cache}), ...env}, encoding: 'utf8'})
+    // the check is live in this oclif (else this test could not fail)
+    expect(oclif({}).stderr).toMatch(/update available from 4\.24\.0 to 99\.0\.0/)
+    const quiet = oclif(buildEnv)
+    expect(quiet.status).toBe(0)
+    expect(quiet.stderr).not.toMatch(/update available/)
+  })
+})
+
+describe('the package', () => {
+  it('ships the docs its messages point to and the example site file; the packed files run on their own', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-pack-'))
+    // npm's own account of what goes into the tarball, and the tarball itself
+    const [pack] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out], {cwd: ROOT, encoding: 'utf8', env: baseEnv(), stdio: ['ignore', 'pipe', 'ignore']}))
+    const files = new Set<string>(pack.files.map((f: {path: string}) => f.path))
+    const sources = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+    const named = new Set(sources('src').flatMap((f) => [...readFileSync(join(ROOT, f), 'utf8').matchAll(/docs\/[\w.-]+\.md/g)].map((m) => m[0])))
+    const readme = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/\]\((docs\/[^)#]+)/g)].map((m) => m[1])
+    expect(named.size).toBeGreaterThan(0)
+    for (const doc of [...named, ...readme, 'docs/site.example.json']) expect(files.has(doc), doc).toBe(true)
+
+    // unpacked as `npm install` would, with this checkout's dependencies: the site example loads
+    execFileSync('tar', ['-xzf', join(out, pack.filename), '-C', out])
+    const installed = join(out, 'package')
+    symlinkSync(join(ROOT, 'node_modules'), join(installed, 'node_modules'))
+    const r = spawnSync(process.execPath, [join(installed, 'bin/run.js'), 'grant', 'render', 's3://acme-imaging/dicom', '--site', join(installed, 'docs/site.example.json'), '--json'], {
+      cwd: out,
+      env: baseEnv(),
+      encoding: 'utf8',
+    })
+    expect(r.status, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).result.documents.bucketPolicyStatements[0].Principal).toEqual({AWS: 'arn:aws:iam::111122223333:role/ingest'})
+  }, 60_000)
+
+  it('docs/site.example.json is valid against schemas/site.schema.json and uses every section', async () => {
+    const {default: Ajv} = await import('ajv')
+    const schema = JSON.parse(readFileSync(join(ROOT, 'schemas/site.schema.json'), 'utf8'))
+    const example = JSON.parse(readFileSync(join(ROOT, 'docs/site.example.json'), 'utf8'))
+    const validate = new Ajv.default({allErrors: true, strict: true}).compile(schema)
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true)
+    expect(Object.keys(example).sort()).toEqual(['$schema', ...Object.keys(schema.properties).filter((k) => k !== '$schema')].sort())
   })
 })

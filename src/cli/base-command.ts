@@ -2,7 +2,7 @@
  * The base of every command: the one --json envelope, error normalisation to typed exit codes, and
  * the AppContext seam (tests replace BaseCommand.createContext).
  */
-import {Command, Errors} from '@oclif/core'
+import {Command, Errors, type Interfaces} from '@oclif/core'
 
 import {createContext, type AppContext} from '../context.js'
 import {AppError, ExitCode, type ExitCodeValue} from '../errors.js'
@@ -17,11 +17,13 @@ export interface JsonEnvelope<T> {
 }
 
 /** Turn anything thrown into an AppError; unknown errors are internal (exit 1). */
-export function normaliseError(error: unknown): AppError {
+export function normaliseError(error: unknown, command?: string): AppError {
   if (error instanceof AppError) return error
   const e = error as Errors.CLIError & {oclif?: {exit?: number}; parse?: unknown; code?: string}
   if (e?.parse !== undefined || (e instanceof Errors.CLIError && e.oclif?.exit === 2)) {
-    return new AppError('USAGE', e.message, ExitCode.USAGE, {suggestions: ['See --help for the arguments and flags.']})
+    // oclif ends its parse errors with its own "See more help with --help": the suggestion says it once.
+    const message = e.message.replace(/\n*See more help with --help\s*$/, '')
+    return new AppError('USAGE', message, ExitCode.USAGE, {suggestions: [`See ${command ? `\`${command} --help\`` : '--help'} for the arguments and flags.`]})
   }
   return new AppError('INTERNAL', `Internal error: ${e?.message ?? String(error)}`, ExitCode.INTERNAL, {
     cause: error,
@@ -40,6 +42,26 @@ export abstract class BaseCommand<T> extends Command {
   private status: ExitCodeValue = ExitCode.OK
 
   abstract override run(): Promise<T>
+
+  /**
+   * Arguments come from the command line only: oclif would otherwise fill a missing optional
+   * argument from piped stdin (`echo yes | ingest abort` took "yes" as the URL), and stdin is for
+   * the answers to prompts.
+   */
+  protected override async parse<F extends Interfaces.OutputFlags<any>, B extends Interfaces.OutputFlags<any>, A extends Interfaces.OutputArgs<any>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const o = options ?? (this.ctor as unknown as Interfaces.Input<F, B, A>)
+    const args = Object.fromEntries(Object.entries(o.args ?? {}).map(([name, arg]) => [name, {...arg, ignoreStdin: true}])) as typeof o.args
+    // Read through `o` (not a spread of it): a command class inherits some of these statics.
+    return super.parse({...o, args, flags: o.flags, baseFlags: o.baseFlags, enableJsonFlag: o.enableJsonFlag, strict: o.strict}, argv)
+  }
+
+  /** `ingestgate ingest list`: how this command is typed, for hints. */
+  protected commandLine(): string {
+    return [this.config.bin, ...(this.id ?? '').split(':')].filter(Boolean).join(' ')
+  }
 
   override async init(): Promise<void> {
     await super.init()
@@ -65,7 +87,7 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected override toErrorJson(error: unknown): JsonEnvelope<T> {
-    const e = normaliseError(error)
+    const e = normaliseError(error, this.commandLine())
     return {status: e.exitCode, error: {code: e.code, message: e.message, suggestions: e.suggestions, ...(e.data ? {data: e.data} : {})}}
   }
 
@@ -76,7 +98,7 @@ export abstract class BaseCommand<T> extends Command {
   override async catch(error: Error & {oclif?: {exit?: number}; code?: string}): Promise<void> {
     // this.exit() inside a command throws an ExitError: let oclif finish it.
     if (error instanceof Errors.ExitError) throw error
-    const e = normaliseError(error)
+    const e = normaliseError(error, this.commandLine())
     process.exitCode = e.exitCode
     if (this.jsonEnabled()) {
       this.logJson(this.toErrorJson(e))

@@ -5,9 +5,10 @@
  * tests use.
  */
 import {createHash, timingSafeEqual} from 'node:crypto'
-import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {accessSync, constants as fsConstants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {join, resolve} from 'node:path'
+import {isIP} from 'node:net'
+import {dirname, join, resolve} from 'node:path'
 
 import {AppError, ConfigError} from '../errors.js'
 import {AUDIT_HEADER, TERMINAL_STATUSES, type IngestConfig, type StrategyConfig} from '../ingest/protocol.js'
@@ -170,8 +171,98 @@ function subjectCsvFrom(contentType: string, body: Buffer): string {
 }
 
 /**
+ * The interface to listen on must be an IP address of this machine or `localhost`: a host name
+ * would be looked up in DNS (a packet off the machine, and "0.0.0.0x" is a valid host name).
+ * @throws ConfigError BAD_HOST
+ */
+export function checkListenHost(host: string): void {
+  if (host === 'localhost' || isIP(host) !== 0) return
+  throw new ConfigError('BAD_HOST', `--host "${host}" is not an IP address (or localhost).`, {
+    suggestions: ['Give an address of this machine to listen on: 127.0.0.1 (the default, this machine only), ::1, or 0.0.0.0 for every interface.'],
+  })
+}
+
+function badDataDir(dataDir: string, why: string): ConfigError {
+  return new ConfigError('BAD_DATA_DIR', `Cannot use ${dataDir} as the data directory: ${why}.`, {
+    suggestions: ['Give --data-dir a directory you can write, or a path where one can be created (the cluster creates it when missing).'],
+  })
+}
+
+/**
+ * Create the data directory (and its missing parents) one level at a time, after checking that the
+ * nearest existing ancestor is a writable directory. Not mkdirSync({recursive}): on Node 20 that
+ * spins forever under /proc, and it reports a file in the way as an internal-looking EEXIST.
+ * @throws ConfigError BAD_DATA_DIR
+ */
+export function prepareDataDir(dataDir: string): void {
+  const missing: string[] = []
+  let at = dataDir
+  for (;;) {
+    let isDir: boolean
+    try {
+      isDir = statSync(at).isDirectory()
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(at) !== at) {
+        missing.unshift(at)
+        at = dirname(at)
+        continue
+      }
+      throw badDataDir(dataDir, `${at} cannot be read (${code ?? (error as Error).message})`)
+    }
+    if (!isDir) throw badDataDir(dataDir, at === dataDir ? 'it is a file, not a directory' : `${at} is a file, not a directory`)
+    break
+  }
+  try {
+    accessSync(at, fsConstants.W_OK | fsConstants.X_OK)
+  } catch {
+    if (missing.length > 0 || !isWritableDir(at)) throw badDataDir(dataDir, `${at} is not writable`)
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir, {mode: 0o700})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw badDataDir(dataDir, `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    }
+  }
+}
+
+function isWritableDir(dir: string): boolean {
+  try {
+    accessSync(dir, fsConstants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** What a failed listen means, in the words of the flags that caused it. */
+function listenError(host: string, port: number, error: NodeJS.ErrnoException): ConfigError {
+  const where = `${host}:${port}`
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EADDRINUSE): the port is in use.`, {suggestions: ['Pick another --port, or 0 for any free port.']})
+    case 'EACCES':
+      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EACCES): not allowed (ports below 1024 need privileges).`, {
+        suggestions: ['Pick a --port of 1024 or more, or 0 for any free port.'],
+      })
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError('BAD_HOST', `Cannot listen on ${where} (${error.code}): --host "${host}" is not an address of this machine.`, {
+        suggestions: ['Give an address of this machine: 127.0.0.1 (the default), ::1, or 0.0.0.0 for every interface.'],
+      })
+    default:
+      return new ConfigError('LISTEN_FAILED', `Cannot listen on ${where} (${error.code ?? error.message}).`, {
+        suggestions: ['Check --host and --port; 127.0.0.1 and port 0 (any free port) always work.'],
+      })
+  }
+}
+
+/**
  * Start the reference cluster and resume any ingest that was in progress in `dataDir`.
- * @throws ConfigError when the key is missing, the data directory is in use, or the port is taken.
+ * @throws ConfigError when the key is missing, the host is not an address, the data directory cannot
+ *   be used or is in use, or the port is taken.
  */
 /**
  * The cluster's source readers: per provider, options read from the cloud flags on first use (one
@@ -217,8 +308,9 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
   }
   const env = opts.env ?? process.env
   const log = opts.log ?? (() => {})
+  checkListenHost(opts.host ?? '127.0.0.1')
   const dataDir = resolve(opts.dataDir)
-  mkdirSync(dataDir, {recursive: true, mode: 0o700})
+  prepareDataDir(dataDir)
   const unlock = lockDataDir(dataDir)
   let store: Store
   try {
@@ -410,9 +502,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
   }).catch((error: NodeJS.ErrnoException) => {
     store.close()
     unlock()
-    throw new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 0} (${error.code ?? error.message}).`, {
-      suggestions: ['Pick another --port, or 0 for any free port.'],
-    })
+    throw listenError(opts.host ?? '127.0.0.1', opts.port ?? 0, error)
   })
   const host = opts.host ?? '127.0.0.1'
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/ingest`

@@ -35,7 +35,8 @@ export interface FollowView {
   summary(summary: Summary): void
   uploadSummary(lines: string[]): void
   reviewDecision(decision: 'approve' | 'abort', how: 'assume-yes' | 'answer'): void
-  finalReport(report: Report): void
+  /** The report; `title` replaces `Final report` (ingest report of an unfinished or aborted ingest). */
+  finalReport(report: Report, title?: string): void
   saved(kind: SaveKind, path: string, note?: string): void
   /** Diagnostics (retries, unknown statuses): never part of the fw-compatible transcript. */
   notice(text: string): void

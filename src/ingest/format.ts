@@ -153,7 +153,23 @@ export function finalReportLines(report: Report): string[] {
   return lines
 }
 
-/** A one-line description of an ingest for `ingest list` / `ingest status`. */
-export function ingestOneLiner(ingest: {id: string; status: IngestStatus | string; label?: string; created?: string}, url: string): string {
-  return `${url}  ${ingest.status}${ingest.label ? `  ${ingest.label}` : ''}${ingest.created ? `  ${ingest.created}` : ''}`
+/**
+ * The title over a report: the vendor's `Final report` once the ingest has finished or failed; an
+ * aborted one says so; one that is still running is not called final.
+ */
+export function reportTitle(status: string): string {
+  if (status === 'aborted') return 'Final report (the ingest was aborted)'
+  if (status === 'finished' || status === 'failed') return 'Final report'
+  return `Report so far (the ingest is not finished: it is ${status})`
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function alignColumns(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? []
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd())
+}
+
+/** The `ingest list` table: a header, then one aligned row per ingest (the URL last: it is the longest). */
+export function ingestListLines(ingests: Array<{id: string; status: IngestStatus | string; label?: string; created?: string; url: string}>): string[] {
+  return alignColumns([['STATUS', 'CREATED', 'LABEL', 'URL'], ...ingests.map((i) => [i.status, i.created ?? '-', i.label || '-', i.url])])
 }

@@ -3,7 +3,10 @@
  * It sends the API key as the vendor CLI does (`Authorization: <key>`, raw) and never puts it in a
  * message, a log line or an error. Idempotent GETs are retried on 502/503/504 and on connection
  * failures (a cluster restarting) with backoff; POSTs are never retried on a status code, and only
- * retried when the connection was refused (the request never reached the cluster).
+ * retried when the connection was refused (the request never reached the cluster). How long a call
+ * retries is the caller's choice: about a second for a one-shot command (a refused connection there
+ * is a wrong URL or a stopped cluster, and the user is waiting), minutes while following (where the
+ * cluster was seen and a restart is plausible).
  */
 import {request as httpRequest, type IncomingMessage} from 'node:http'
 import {request as httpsRequest} from 'node:https'
@@ -101,9 +104,10 @@ export class ClusterClient {
   private readonly apiKey: string
   private readonly opts: Required<Omit<ClusterClientOptions, 'onRetry' | 'signal'>> & Pick<ClusterClientOptions, 'onRetry' | 'signal'>
 
-  /** How long one call retries through an outage (following allows longer than a one-shot command). */
-  setRetryBudget(ms: number): void {
-    this.opts.retryBudgetMs = ms
+  /** How long one call retries through an outage, and who is told of each retry (following). */
+  setRetryPolicy(policy: {budgetMs: number; onRetry?: (info: RetryInfo) => void}): void {
+    this.opts.retryBudgetMs = policy.budgetMs
+    this.opts.onRetry = policy.onRetry
   }
 
   constructor(baseUrl: string, apiKey: string, options: ClusterClientOptions = {}) {
@@ -169,7 +173,7 @@ export class ClusterClient {
     try {
       content = await readFile(csvPath)
     } catch (error) {
-      throw new ConfigError('BAD_SUBJECTS_FILE', `Cannot read the subjects file ${csvPath}: ${(error as Error).message}.`, {
+      throw new ConfigError('BAD_SUBJECTS_FILE', sentence(`Cannot read the subjects file ${csvPath}: ${(error as Error).message}`), {
         suggestions: ['Check the path given to --load-subjects.'],
       })
     }
@@ -228,27 +232,27 @@ export class ClusterClient {
     const where = `${method} ${this.baseUrl}${path}`
     const said = detail ? `: ${detail}` : ''
     if (res.status === 401 || res.status === 403) {
-      throw new ClusterHttpError(res.status, 'CLUSTER_UNAUTHORIZED', `The cluster refused the API key (${res.status} on ${where})${said}.`, [
+      throw new ClusterHttpError(res.status, 'CLUSTER_UNAUTHORIZED', sentence(`The cluster refused the API key (${res.status} on ${where})${said}`), [
         'Check the key: --api-key, INGESTGATE_API_KEY, or `fw login` (~/.config/flywheel/user.json), in that order.',
         'The key must belong to the same site as the cluster URL.',
       ])
     }
     if (res.status === 404) {
-      throw new ClusterHttpError(404, 'CLUSTER_NOT_FOUND', `Not found on the cluster (404 on ${where})${said}.`, [
+      throw new ClusterHttpError(404, 'CLUSTER_NOT_FOUND', sentence(`Not found on the cluster (404 on ${where})${said}`), [
         'Check the ingest URL (ingestgate ingest list --cluster URL shows the ingests) and that the cluster URL ends in /ingest.',
       ])
     }
     if (res.status === 409) {
-      throw new ClusterHttpError(409, 'CLUSTER_CONFLICT', `The cluster refused the change in the ingest's current state (409 on ${where})${said}.`, [
+      throw new ClusterHttpError(409, 'CLUSTER_CONFLICT', sentence(`The cluster refused the change in the ingest's current state (409 on ${where})${said}`), [
         'See the ingest\'s status with `ingestgate ingest status URL`.',
       ])
     }
     if (res.status >= 400 && res.status < 500) {
-      throw new ClusterHttpError(res.status, 'CLUSTER_CLIENT_ERROR', `The cluster rejected the request (${res.status} on ${where})${said}.`, [
+      throw new ClusterHttpError(res.status, 'CLUSTER_CLIENT_ERROR', sentence(`The cluster rejected the request (${res.status} on ${where})${said}`), [
         'Fix what the cluster names above and run the command again.',
       ])
     }
-    throw new ClusterHttpError(res.status, 'CLUSTER_SERVER_ERROR', `The cluster failed (${res.status} on ${where})${said}.`, [
+    throw new ClusterHttpError(res.status, 'CLUSTER_SERVER_ERROR', sentence(`The cluster failed (${res.status} on ${where})${said}`), [
       'Try again later; if it persists, the cluster\'s operators need to look at its logs.',
     ])
   }
@@ -262,31 +266,38 @@ export class ClusterClient {
         const res = await this.once(method, path, body, contentType)
         if (method !== 'GET' || !RETRY_STATUSES.has(res.status)) return res
         reason = `the cluster answered ${res.status}`
-        if (!this.withinBudget(started, attempt)) return res
+        if (!this.withinBudget(started, attempt, this.delay(attempt))) return res
       } catch (error) {
         if (error instanceof RequestAborted) throw error
         const code = error instanceof NetError ? error.code : 'UNKNOWN'
         const retryable = TRANSIENT_NET.has(code) && (method === 'GET' || code === 'ECONNREFUSED')
-        if (!retryable || !this.withinBudget(started, attempt)) throw this.unreachable(method, path, error as Error)
+        if (!retryable || !this.withinBudget(started, attempt, this.delay(attempt))) throw this.unreachable(method, path, error as Error)
         reason = code === 'ECONNREFUSED' ? 'the cluster refused the connection' : `the connection failed (${code})`
       }
-      const delayMs = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(attempt - 1, 16))
+      const delayMs = this.delay(attempt)
       this.opts.onRetry?.({method, path, attempt, delayMs, reason})
       await this.opts.sleep(delayMs, this.opts.signal)
     }
   }
 
-  private withinBudget(started: number, attempt: number): boolean {
-    return attempt < 1000 && Date.now() - started < this.opts.retryBudgetMs
+  private delay(attempt: number): number {
+    return Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.min(attempt - 1, 16))
+  }
+
+  /** A retry is made only when its wait ends within the budget (so a 1 s budget never waits 2 s). */
+  private withinBudget(started: number, attempt: number, delayMs: number): boolean {
+    return attempt < 1000 && Date.now() - started + delayMs <= this.opts.retryBudgetMs
   }
 
   private unreachable(method: string, path: string, error: Error): RemoteError {
     const code = error instanceof NetError ? error.code : 'UNKNOWN'
-    return new RemoteError('CLUSTER_UNREACHABLE', redact(`Cannot reach the cluster at ${this.baseUrl} (${method} ${path}): ${error.message}.`), {
-      suggestions: [
-        code === 'ENOTFOUND' ? 'Check the host name in the cluster URL.' : 'Check the cluster URL and that the cluster is running; then run the command again.',
-        'A running ingest is not affected: follow it again with `ingestgate ingest follow URL`.',
-      ],
+    const suggestions = [code === 'ENOTFOUND' ? 'Check the host name in the cluster URL.' : 'Check the cluster URL and that the cluster is running; then run the command again.']
+    // Only a request about one ingest has an ingest to speak of; listing or creating has none yet.
+    const id = /^\/ingests\/([^/]+)/.exec(path)?.[1]
+    if (id && method === 'GET') suggestions.push(`A running ingest is not affected: follow it again with \`ingestgate ingest follow ${this.ingestUrl(id)}\`.`)
+    else if (id) suggestions.push(`The request may not have reached the ingest: see where it is with \`ingestgate ingest status ${this.ingestUrl(id)}\`.`)
+    return new RemoteError('CLUSTER_UNREACHABLE', redact(sentence(`Cannot reach the cluster at ${this.baseUrl} (${method} ${path}): ${error.message}`)), {
+      suggestions,
       data: {networkCode: code},
     })
   }
@@ -350,20 +361,57 @@ function isIngest(v: unknown): boolean {
   return isObject(v) && typeof v.id === 'string' && v.id !== '' && typeof v.status === 'string' && (v.history === undefined || Array.isArray(v.history))
 }
 
-function snippet(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim()
-  if (!flat) return '(an empty body)'
-  return redact(JSON.stringify(flat.length > 200 ? flat.slice(0, 200) + '…' : flat))
+/** End a message with one full stop: the server's own words often bring theirs ("cluster.."). */
+export function sentence(text: string): string {
+  const trimmed = text.trimEnd()
+  return /[.!?…]$/.test(trimmed) ? trimmed : `${trimmed}.`
 }
 
-/** The server's own words from an error body: FastAPI's `detail`, or `message`/`error`, or the text. */
+/** At most `max` characters, cut at a word boundary with an ellipsis (never mid-word). */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text
+  const cut = text.slice(0, max)
+  const space = cut.lastIndexOf(' ')
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:.-]+$/, '')}…`
+}
+
+const ENTITIES: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' '}
+
+function htmlText(html: string): string {
+  return html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(#\d+|[a-z]+);/gi, (m, e: string) => (e.startsWith('#') ? String.fromCharCode(Number(e.slice(1))) : (ENTITIES[e.toLowerCase()] ?? m)))
+    .replace(/\s+/g, ' ')
+    .trim()
+}
+
+/**
+ * A short description of a body that is not the protocol's JSON: an HTML page (a proxy's or a web
+ * server's error page) by its title or first heading and its size, other text by its first words.
+ */
+export function summariseBody(body: string, max = 160): string {
+  const flat = body.replace(/\s+/g, ' ').trim()
+  if (!flat) return '(an empty body)'
+  if (/^<(!doctype html|html|head|body)\b/i.test(flat) || /<\/(html|body|title|h1)>/i.test(flat)) {
+    const heading = /<title\b[^>]*>([\s\S]*?)<\/title>/i.exec(body)?.[1] ?? /<h1\b[^>]*>([\s\S]*?)<\/h1>/i.exec(body)?.[1]
+    const text = htmlText(heading ?? body)
+    return redact(`an HTML page${text ? ` "${clip(text, max)}"` : ''} (${Buffer.byteLength(body)} bytes)`)
+  }
+  return redact(JSON.stringify(clip(flat, max)))
+}
+
+function snippet(body: string): string {
+  return summariseBody(body, 200)
+}
+
+/** The server's own words from an error body: FastAPI's `detail`, or `message`/`error`, or a summary of the page. */
 function serverMessage(body: string): string {
   try {
     const v = JSON.parse(body)
     const d = isObject(v) ? (v.detail ?? v.message ?? v.error) : undefined
-    if (typeof d === 'string') return redact(d.slice(0, 300))
-    if (d !== undefined) return redact(JSON.stringify(d).slice(0, 300))
+    if (typeof d === 'string') return redact(clip(d, 300))
+    if (d !== undefined) return redact(clip(JSON.stringify(d), 300))
   } catch {}
-  const flat = body.replace(/\s+/g, ' ').trim()
-  return flat ? redact(flat.slice(0, 200)) : ''
+  return body.trim() ? summariseBody(body) : ''
 }

@@ -22,6 +22,12 @@ export function createStdinPrompter(writer: Writer, input: NodeJS.ReadableStream
   let waiter: (() => void) | undefined
   const start = () => {
     if (rl) return
+    // stdin that has already ended (read to its end before, or </dev/null) emits no 'close' again:
+    // waiting for it would leave nothing for the event loop to do, and node would exit 13.
+    if ((input as NodeJS.ReadStream).readableEnded) {
+      ended = true
+      return
+    }
     rl = createInterface({input, terminal: false})
     rl.on('line', (line) => {
       lines.push(line)

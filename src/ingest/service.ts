@@ -3,25 +3,25 @@
  * cluster and key, talk to the cluster through the one client, follow, and return the data that is
  * the command's --json result. The exit code each outcome means is decided here too.
  */
-import {join} from 'node:path'
-
 import type {AppContext} from '../context.js'
 import {ConfigError, ExitCode, type ExitCodeValue} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import type {CreateBody} from './body.js'
 import {rememberIngest, resolveApiKey, resolveIngestRef, type IngestRef} from './config.js'
 import {finishedCleanly, followIngest, isTerminal, STREAM_OF, type FollowResult, type SaveKind} from './follow.js'
+import {reportTitle} from './format.js'
 import {ClusterClient, RequestAborted, type RetryInfo} from './http.js'
 import {preflight, type PreflightResult, type SourceAccessInput, type SourceCheck, type SourceLister} from './preflight.js'
 import {createStdinPrompter, type StdinPrompter} from './prompt.js'
 import type {Ingest, Report} from './protocol.js'
-import {saveStreamToFile} from './save.js'
+import {checkSavePaths, saveStreamToFile} from './save.js'
 import {createJsonView, createTextView, type IngestView} from './view.js'
 
 /**
  * Tuning knobs (also how the tests run follow fast): milliseconds, from the environment. A one-shot
- * call retries an unavailable cluster for 20 s at most; a follower, which already knows the cluster
- * was there, rides out a restart for up to 10 minutes.
+ * call retries an unavailable cluster for 1 s at most (a refused connection there is a wrong URL or
+ * a stopped cluster, and the user is waiting); a follower, for which a restart is plausible, rides
+ * it out for up to 10 minutes (`ingest follow --retry-for`).
  */
 export function followTimings(env: NodeJS.ProcessEnv): {pollIntervalMs: number; progressIntervalMs: number; retryBudgetMs: number; oneShotRetryBudgetMs: number} {
   const ms = (name: string, fallback: number) => {
@@ -32,7 +32,7 @@ export function followTimings(env: NodeJS.ProcessEnv): {pollIntervalMs: number; 
     pollIntervalMs: ms('INGESTGATE_POLL_INTERVAL_MS', 1000),
     progressIntervalMs: ms('INGESTGATE_PROGRESS_INTERVAL_MS', 10_000),
     retryBudgetMs: ms('INGESTGATE_RETRY_BUDGET_MS', 10 * 60_000),
-    oneShotRetryBudgetMs: Math.min(20_000, ms('INGESTGATE_RETRY_BUDGET_MS', 20_000)),
+    oneShotRetryBudgetMs: Math.min(1000, ms('INGESTGATE_RETRY_BUDGET_MS', 1000)),
   }
 }
 
@@ -73,16 +73,13 @@ export class IngestSession {
 
   client(cluster: string, apiKey: string): ClusterClient {
     const timings = followTimings(this.ctx.env)
-    return new ClusterClient(cluster, apiKey, {
-      signal: this.signal,
-      retryBudgetMs: timings.oneShotRetryBudgetMs,
-      onRetry: (info: RetryInfo) => this.view.notice(retryNotice(info)),
-    })
+    // One-shot: a brief, silent retry; following widens it (followWithSession).
+    return new ClusterClient(cluster, apiKey, {signal: this.signal, retryBudgetMs: timings.oneShotRetryBudgetMs})
   }
 
   /** Save a stream (--save-*) where the vendor CLI would; never overwrites. */
   saveStream(kind: SaveKind, lines: string[], path: string): Promise<{path: string; note?: string}> {
-    return saveStreamToFile(kind, lines, path, {now: this.ctx.now(), version: `ingestgate-${this.version}`, fallbackDir: join(this.ctx.stateDir, 'logs')})
+    return saveStreamToFile(kind, lines, path, {now: this.ctx.now(), version: `ingestgate-${this.version}`})
   }
 
   dispose(): void {
@@ -106,6 +103,17 @@ export interface FollowFlags {
   'save-audit-logs'?: string
   'save-deid-logs'?: string
   'save-subjects'?: string
+  /** How long a call retries through a cluster outage while following (default: the tuning knob). */
+  retryForMs?: number
+}
+
+function savePaths(flags: FollowFlags): Partial<Record<SaveKind, string>> {
+  return {audit_logs: flags['save-audit-logs'], deid_logs: flags['save-deid-logs'], subjects: flags['save-subjects']}
+}
+
+/** The commands that answer a pending review without a terminal. */
+export function reviewCommands(bin: string, url: string): {approve: string; reject: string} {
+  return {approve: [bin, 'ingest', 'review', url, '--approve'].map(shellQuote).join(' '), reject: [bin, 'ingest', 'review', url, '--reject'].map(shellQuote).join(' ')}
 }
 
 /** The exact command that resumes following (never with the API key in it). */
@@ -126,6 +134,8 @@ export interface FollowSummary {
   report?: Report
   saved: Partial<Record<SaveKind, string>>
   resume?: string
+  /** When the review could not be answered: the commands that answer it. */
+  review?: {approve: string; reject: string}
 }
 
 const OUTCOME_EXIT: Record<FollowResult['outcome'], ExitCodeValue> = {
@@ -142,14 +152,11 @@ export async function followWithSession(
   ref: IngestRef,
   flags: FollowFlags,
 ): Promise<{summary: FollowSummary; exit: ExitCodeValue}> {
+  checkSavePaths(savePaths(flags))
   s.catchSigint()
   const timings = followTimings(s.ctx.env)
-  client.setRetryBudget(timings.retryBudgetMs)
-  const save: Partial<Record<SaveKind, string>> = {
-    audit_logs: flags['save-audit-logs'],
-    deid_logs: flags['save-deid-logs'],
-    subjects: flags['save-subjects'],
-  }
+  client.setRetryPolicy({budgetMs: flags.retryForMs ?? timings.retryBudgetMs, onRetry: (info: RetryInfo) => s.view.notice(retryNotice(info))})
+  const save = savePaths(flags)
   const result = await followIngest({
     client,
     id: ref.id,
@@ -164,9 +171,13 @@ export async function followWithSession(
     progressIntervalMs: timings.progressIntervalMs,
   })
   const summary: FollowSummary = {url: ref.url, id: ref.id, status: result.status, outcome: result.outcome, report: result.report, saved: result.saved}
-  if (result.outcome === 'detached' || result.outcome === 'review-pending') {
-    summary.resume = resumeCommand(s.bin, ref.url, result.outcome === 'review-pending' ? {...flags, yes: false} : flags)
-    s.view.detached(summary.resume, result.outcome === 'detached' ? 'interrupted' : 'review-pending')
+  if (result.outcome === 'detached') {
+    summary.resume = resumeCommand(s.bin, ref.url, flags)
+    s.view.detached(summary.resume, 'interrupted')
+  } else if (result.outcome === 'review-pending') {
+    summary.resume = resumeCommand(s.bin, ref.url, {...flags, yes: false})
+    summary.review = reviewCommands(s.bin, ref.url)
+    s.view.detached(summary.resume, 'review-pending', summary.review)
   }
   return {summary, exit: OUTCOME_EXIT[result.outcome]}
 }
@@ -205,6 +216,8 @@ export interface StartSummary extends Partial<FollowSummary> {
  */
 export async function startIngest(s: IngestSession, p: StartParams): Promise<{summary: StartSummary; exit: ExitCodeValue}> {
   for (const secret of p.secrets ?? []) registerSecret(secret)
+  // A --save-* path that cannot be written is known now: say so before anything is created.
+  if (p.follow) checkSavePaths(savePaths(p.followFlags))
   const {key} = await resolveApiKey(p.apiKey, s.ctx.env)
   const client = s.client(p.cluster, key)
   let pre: PreflightResult | undefined
@@ -225,7 +238,7 @@ export async function startIngest(s: IngestSession, p: StartParams): Promise<{su
   const url = client.ingestUrl(created.id)
   const remembered = await rememberIngest(url, s.ctx.env)
   const started = await client.start(created.id)
-  s.view.started(url, created.id)
+  s.view.started(url, created.id, p.follow)
   const base: StartSummary = {url, id: created.id, status: started.status ?? created.status, preflight: pre, remembered}
   if (!p.follow) return {summary: base, exit: ExitCode.OK}
   try {
@@ -257,14 +270,14 @@ export async function abortIngest(
   }
   if (!opts.yes) {
     const answer = await s.ask('Are you sure you want to abort the ingest?')
-    if (answer !== true) {
-      const message = answer === false ? 'Not aborted.' : 'Not aborted: no answer could be read (use -y to abort without asking).'
+    if (answer === undefined) {
+      throw new ConfigError('CONFIRMATION_REQUIRED', 'Aborting an ingest needs confirmation, and no answer could be read (stdin is closed, or not a terminal). Nothing was aborted.', {
+        suggestions: [`Re-run with -y to abort without asking: ${[s.bin, 'ingest', 'abort', ref.url, '-y'].map(shellQuote).join(' ')}`],
+      })
+    }
+    if (answer === false) {
+      const message = 'Not aborted.'
       s.ctx.ui.info(message)
-      if (answer === undefined) {
-        throw new ConfigError('CONFIRMATION_REQUIRED', 'Aborting an ingest needs confirmation, and no answer could be read.', {
-          suggestions: ['Re-run with -y to abort without asking.'],
-        })
-      }
       return {result: {url: ref.url, id: ref.id, status: ingest.status, aborted: false, message}, exit: ExitCode.OK}
     }
   }
@@ -274,12 +287,30 @@ export async function abortIngest(
   return {result: {url: ref.url, id: ref.id, status: after.status ?? 'aborting', aborted: true, message}, exit: ExitCode.OK}
 }
 
-/** `ingest list`: every ingest the cluster knows, with its URL. */
-export async function listIngests(s: IngestSession, cluster: string, apiKey: string | undefined): Promise<Array<Ingest & {url: string}>> {
+/**
+ * `ingest list`: the ingests the cluster knows, with their URLs, newest first (by `created`; the
+ * cluster's order among those without), only those in `statuses` when given, at most `limit`.
+ */
+export async function listIngests(
+  s: IngestSession,
+  cluster: string,
+  apiKey: string | undefined,
+  filter: {statuses?: string[]; limit?: number} = {},
+): Promise<Array<Ingest & {url: string}>> {
   const {key} = await resolveApiKey(apiKey, s.ctx.env)
   const client = s.client(cluster, key)
   const ingests = await client.listIngests()
-  return ingests.map((i) => ({...i, url: client.ingestUrl(i.id)}))
+  const created = (i: Ingest) => {
+    const t = Date.parse(String(i.created ?? ''))
+    return Number.isNaN(t) ? -Infinity : t
+  }
+  const wanted = filter.statuses?.length ? new Set(filter.statuses) : undefined
+  return ingests
+    .map((i, order) => ({i, order}))
+    .filter(({i}) => !wanted || wanted.has(i.status))
+    .sort((a, b) => created(b.i) - created(a.i) || a.order - b.order)
+    .slice(0, filter.limit ?? Infinity)
+    .map(({i}) => ({...i, url: client.ingestUrl(i.id)}))
 }
 
 /** `ingest status`: the ingest and its progress. */
@@ -299,11 +330,13 @@ export async function ingestReport(
   s: IngestSession,
   url: string | undefined,
   opts: {apiKey?: string} & FollowFlags,
-): Promise<{result: {url: string; status: string; report: Report; saved: Partial<Record<SaveKind, string>>}; exit: ExitCodeValue}> {
+): Promise<{result: {url: string; status: string; finished: boolean; report: Report; saved: Partial<Record<SaveKind, string>>}; exit: ExitCodeValue}> {
+  checkSavePaths(savePaths(opts))
   const {client, ref} = await connectToIngest(s, url, opts.apiKey)
   const ingest = await client.getIngest(ref.id)
   const report = await client.report(ref.id)
-  if (!s.json) s.view.finalReport(report)
+  // Not "Final report" for an ingest that is still running, and an aborted one says so.
+  if (!s.json) s.view.finalReport(report, reportTitle(ingest.status))
   const saved: Partial<Record<SaveKind, string>> = {}
   const wanted: Array<[SaveKind, string | undefined]> = [
     ['audit_logs', opts['save-audit-logs']],
@@ -319,5 +352,43 @@ export async function ingestReport(
     else if (written.note) s.view.notice(written.note)
   }
   const exit = !isTerminal(ingest.status) ? ExitCode.STILL_RUNNING : finishedCleanly(ingest.status, report) ? ExitCode.OK : ExitCode.INGEST_FAILED
-  return {result: {url: ref.url, status: ingest.status, report, saved}, exit}
+  return {result: {url: ref.url, status: ingest.status, finished: isTerminal(ingest.status), report, saved}, exit}
+}
+
+export interface ReviewResult {
+  url: string
+  id: string
+  decision: 'approve' | 'reject'
+  /** The status after the answer. */
+  status: string
+  message: string
+}
+
+/**
+ * `ingest review`: answer an ingest that waits for review, as `Confirm upload?` would (approve:
+ * POST /review; reject: POST /abort). An ingest that is not in review is refused (exit 3): there
+ * is nothing to answer, and approving later would surprise.
+ */
+export async function reviewIngest(
+  s: IngestSession,
+  url: string | undefined,
+  opts: {apiKey?: string; decision: 'approve' | 'reject'},
+): Promise<{result: ReviewResult; exit: ExitCodeValue}> {
+  const {client, ref} = await connectToIngest(s, url, opts.apiKey)
+  const ingest = await client.getIngest(ref.id)
+  if (ingest.status !== 'in_review') {
+    throw new ConfigError('NOT_IN_REVIEW', `The ingest ${ref.url} is not waiting for review (it is ${ingest.status}); nothing was changed.`, {
+      suggestions: [
+        isTerminal(ingest.status)
+          ? `It has ended: see its report with \`${s.bin} ingest report ${ref.url}\`.`
+          : `Follow it with \`${s.bin} ingest follow ${ref.url}\`, and answer when it reaches review.`,
+      ],
+      data: {status: ingest.status},
+    })
+  }
+  const after = opts.decision === 'approve' ? await client.review(ref.id) : await client.abort(ref.id)
+  const status = after.status ?? (opts.decision === 'approve' ? 'preparing' : 'aborting')
+  const message = opts.decision === 'approve' ? `Review approved: the ingest is ${status}.` : `Review rejected: the ingest is ${status}.`
+  s.ctx.ui.info(message)
+  return {result: {url: ref.url, id: ref.id, decision: opts.decision, status, message}, exit: ExitCode.OK}
 }

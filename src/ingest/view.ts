@@ -17,9 +17,10 @@ import type {Report, Summary} from './protocol.js'
 import type {PreflightResult} from './preflight.js'
 
 export interface IngestView extends FollowView {
-  started(url: string, id: string): void
+  /** `following`: the command goes on to follow, so the hint to follow is not printed. */
+  started(url: string, id: string, following?: boolean): void
   preflight(result: PreflightResult): void
-  detached(resume: string, why: 'interrupted' | 'review-pending' | 'not-following'): void
+  detached(resume: string, why: 'interrupted' | 'review-pending' | 'not-following', review?: {approve: string; reject: string}): void
   /** Where a question is written (stdout for text, stderr under --json). */
   promptWriter: Writer
   /** Finish a line left open by an in-place progress line. */
@@ -64,18 +65,21 @@ export function createTextView(o: ViewOptions): IngestView {
     promptWriter: o.out,
     close,
     notice,
-    started(url) {
+    started(url, _id, following) {
       write(`Started ingest ${url}\n`)
-      write(`Use \`${o.bin ?? 'ingestgate'} ingest follow\` to see progress or \`${o.bin ?? 'ingestgate'} ingest abort\` to abort it\n`)
+      if (!following) write(`Use \`${o.bin ?? 'ingestgate'} ingest follow\` to see progress or \`${o.bin ?? 'ingestgate'} ingest abort\` to abort it\n`)
     },
     preflight(result) {
       for (const line of preflightLines(result)) o.err.write(redact(line) + '\n')
     },
-    detached(resume, why) {
+    detached(resume, why, review) {
       close()
       if (why === 'interrupted') write(`\nDetached: the ingest keeps running on the cluster. Resume following with:\n  ${resume}\n`)
-      else if (why === 'review-pending') write(`The ingest waits for review and no answer could be read. Answer later with:\n  ${resume}\n`)
-      else write(`Follow it with:\n  ${resume}\n`)
+      else if (why === 'review-pending') {
+        write('The ingest waits for review and no answer could be read (no terminal). Nothing was decided.\n')
+        if (review) write(`Answer later with:\n  ${review.approve}\n  ${review.reject}\nor follow it on a terminal and answer there:\n  ${resume}\n`)
+        else write(`Answer later with:\n  ${resume}\n`)
+      } else write(`Follow it with:\n  ${resume}\n`)
     },
     statusHeader(status, at) {
       close()
@@ -117,9 +121,9 @@ export function createTextView(o: ViewOptions): IngestView {
       write(lines.map((l) => l + '\n').join(''))
     },
     reviewDecision() {},
-    finalReport(report: Report) {
+    finalReport(report: Report, title = 'Final report') {
       close()
-      write(`${bold('Final report')}\n${finalReportLines(report).map((l) => l + '\n').join('')}`)
+      write(`${bold(title)}\n${finalReportLines(report).map((l) => l + '\n').join('')}`)
     },
     saved(kind: SaveKind, path, note) {
       if (note) notice(note)
@@ -137,7 +141,7 @@ export function createJsonView(o: ViewOptions): IngestView {
     notice,
     started: (url, id) => emit({event: 'started', url, id}),
     preflight: (result) => emit({event: 'preflight', ...result}),
-    detached: (resume, why) => emit({event: 'detached', reason: why, resume}),
+    detached: (resume, why, review) => emit({event: 'detached', reason: why, resume, ...(review ? {review} : {})}),
     statusHeader: (status, at, index, known) =>
       emit({event: 'status', status, index, timestamp: at, at: new Date(at * 1000).toISOString(), ...(known ? {} : {known: false})}),
     progress(u) {

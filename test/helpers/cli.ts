@@ -20,6 +20,8 @@ export interface CliResult {
 export interface CliOptions {
   env?: NodeJS.ProcessEnv
   input?: string
+  /** 'ignore': stdin is /dev/null (as `</dev/null` in a shell) instead of a pipe given `input`. */
+  stdin?: 'pipe' | 'ignore'
   nodeArgs?: string[]
   timeoutMs?: number
 }
@@ -44,12 +46,12 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: ROOT,
       env: opts.env ?? baseEnv(),
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'],
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code) => {
@@ -60,6 +62,6 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
       } catch {}
       resolve({code: code ?? -1, stdout, stderr, json})
     })
-    child.stdin.end(opts.input ?? '')
+    child.stdin?.end(opts.input ?? '')
   })
 }

@@ -154,7 +154,7 @@ describe('follow, abort, list, status, report', () => {
     const env = ingestEnv(isolatedHome())
     const list = await runCli(['ingest', 'list', '--cluster', cluster.url], {env})
     expect(list.code).toBe(0)
-    expect(list.stdout).toBe(`${cluster.url}/ingests/${ID}  configuring  scripted  2024-05-01T10:00:00.000Z\n`)
+    expect(list.stdout).toBe(`STATUS       CREATED                   LABEL     URL\nconfiguring  2024-05-01T10:00:00.000Z  scripted  ${cluster.url}/ingests/${ID}\n`)
     const listJson = await runCli(['ingest', 'list', '--cluster', cluster.url, '--json'], {env})
     expect(listJson.json).toMatchObject({status: 0, result: [{id: ID, status: 'configuring', url: `${cluster.url}/ingests/${ID}`}]})
 

@@ -1,13 +1,14 @@
 /** Cluster URL and key resolution rules, ingest URLs, the remembered ingest, and the follow texts' formatters. */
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
 import {fnmatchToRegExp} from '../../src/core/glob.js'
 import {normaliseClusterUrl, parseIngestUrl, rememberIngest, resolveApiKey, resolveCluster, resolveIngestRef} from '../../src/ingest/config.js'
-import {hrsize, hrtime, percentText, statusHeader} from '../../src/ingest/format.js'
-import {saveStreamToFile} from '../../src/ingest/save.js'
+import {alignColumns, hrsize, hrtime, percentText, reportTitle, statusHeader} from '../../src/ingest/format.js'
+import {clip, sentence, summariseBody} from '../../src/ingest/http.js'
+import {checkSavePath, saveStreamToFile} from '../../src/ingest/save.js'
 import {redact} from '../../src/output/redact.js'
 import {isolatedHome} from './helpers.js'
 
@@ -95,10 +96,22 @@ describe('ingest URLs and the last ingest', () => {
 
   it('a --save-* path in a missing folder is a configuration error (exit 3), not a crash', async () => {
     const missing = join(isolatedHome(), 'no', 'such', 'audit.csv')
-    await expect(saveStreamToFile('audit_logs', ['a'], missing, {now: new Date(0), version: 'v', fallbackDir: isolatedHome()})).rejects.toMatchObject({
-      code: 'SAVE_FAILED',
+    await expect(saveStreamToFile('audit_logs', ['a'], missing, {now: new Date(0), version: 'v'})).rejects.toMatchObject({
+      code: 'SAVE_DIR_MISSING',
       exitCode: 3,
+      message: expect.stringContaining(`No such directory: ${dirname(missing)} (given to --save-audit-logs as the directory of ${missing})`),
     })
+  })
+
+  it('a --save-* directory that does not exist is an error too, not a silent save elsewhere', async () => {
+    const home = isolatedHome()
+    const missingDir = join(home, 'logs') + '/'
+    expect(() => checkSavePath('deid_logs', missingDir)).toThrow(expect.objectContaining({code: 'SAVE_DIR_MISSING', exitCode: 3, message: expect.stringContaining('--save-deid-logs')}))
+    await expect(saveStreamToFile('deid_logs', ['a'], missingDir, {now: new Date(0), version: 'v'})).rejects.toMatchObject({code: 'SAVE_DIR_MISSING'})
+    expect(readdirSync(home)).toEqual([])
+    // a file in an existing directory, or the directory itself, passes
+    expect(() => checkSavePath('audit_logs', join(home, 'audit.csv'))).not.toThrow()
+    expect(() => checkSavePath('audit_logs', home)).not.toThrow()
   })
 })
 
@@ -128,5 +141,40 @@ describe('fw-compatible formatting', () => {
     expect(any('1.2.840.113619')).toBe(true)
     expect(any('notes.txt')).toBe(false)
     expect(fnmatchToRegExp('[!a]?.txt').test('b1.txt')).toBe(true)
+  })
+})
+
+describe('messages of the ingest client', () => {
+  it.each([
+    ['No ingest x on this cluster.', 'No ingest x on this cluster.'],
+    ['Not found', 'Not found.'],
+    ['Really?', 'Really?'],
+    ['trailing space. ', 'trailing space.'],
+  ])('sentence(%j) ends with one full stop', (text, want) => expect(sentence(text)).toBe(want))
+
+  it('clip cuts at a word boundary, never mid-word', () => {
+    expect(clip('short', 10)).toBe('short')
+    expect(clip('The quick brown fox jumps over the lazy dog', 20)).toBe('The quick brown fox…')
+    expect(clip('Internal Server Error, the database', 23)).toBe('Internal Server Error…')
+  })
+
+  it('an HTML error page is summarised by its title and size, not cut mid-word', () => {
+    const page = `<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title><style>body{color:red}</style></head>\n<body><h1>Internal Server Error</h1><p>${'The server encountered an internal error and was unable to complete your request. '.repeat(8)}</p></body></html>`
+    expect(summariseBody(page)).toBe(`an HTML page "500 Internal Server Error" (${Buffer.byteLength(page)} bytes)`)
+    expect(summariseBody('<html><body><h1>Bad &amp; Gateway</h1></body></html>')).toBe('an HTML page "Bad & Gateway" (52 bytes)')
+    expect(summariseBody('   ')).toBe('(an empty body)')
+    const words = summariseBody('word '.repeat(100))
+    expect(words).toMatch(/^"(word )+word…"$/)
+  })
+
+  it('report titles: final only for a finished or failed ingest; aborted and unfinished say so', () => {
+    expect(reportTitle('finished')).toBe('Final report')
+    expect(reportTitle('failed')).toBe('Final report')
+    expect(reportTitle('aborted')).toBe('Final report (the ingest was aborted)')
+    expect(reportTitle('scanning')).toBe('Report so far (the ingest is not finished: it is scanning)')
+  })
+
+  it('alignColumns pads every column but the last to its widest cell', () => {
+    expect(alignColumns([['A', 'BB', 'C'], ['long', 'x', 'tail']])).toEqual(['A     BB  C', 'long  x   tail'])
   })
 })

@@ -10,7 +10,8 @@ import {ingestEnv, isolatedHome, jsonLines, KEY} from './helpers.js'
 
 const ID = '0b6f9c6e-4a8e-4f57-9a43-3f1f0e8f2a11'
 
-const HEAD = (url: string) => [`Started ingest ${url}/ingests/${ID}`, 'Use `ingestgate ingest follow` to see progress or `ingestgate ingest abort` to abort it']
+// Under --follow the hint to run `ingest follow` is not printed: the command is following already.
+const HEAD = (url: string) => [`Started ingest ${url}/ingests/${ID}`]
 
 const UNTIL_REVIEW = [
   'Created             [2024-05-01 10:00:00]',
@@ -139,12 +140,29 @@ describe('follow output (exact strings)', () => {
     expect(posts(cluster)).toEqual(['/{id}/abort'])
   })
 
-  it('review prompt with no answer (stdin closed): nothing is decided, exit 68 with the command to answer later', async () => {
+  it.each([
+    ['stdin piped and closed', {input: ''}],
+    ['stdin </dev/null', {stdin: 'ignore' as const}],
+  ])('review prompt with no answer (%s): nothing is decided, exit 68 with the commands that answer later', async (_name, io) => {
     cluster = await startScriptedCluster({apiKey: KEY, steps: fullScript(), summary: SUMMARY, report: REPORT_OK, started: true})
     const url = `${cluster.url}/ingests/${ID}`
-    const r = await runCli(['ingest', 'follow', url], {env: ingestEnv(isolatedHome()), input: ''})
+    const r = await runCli(['ingest', 'follow', url], {env: ingestEnv(isolatedHome()), ...io})
     expect(r.code).toBe(68)
-    expect(r.stdout.endsWith(`Confirm upload? (yes/no): \nThe ingest waits for review and no answer could be read. Answer later with:\n  ingestgate ingest follow ${url}\n`)).toBe(true)
+    expect(
+      r.stdout.endsWith(
+        `Confirm upload? (yes/no): \nThe ingest waits for review and no answer could be read (no terminal). Nothing was decided.\n` +
+          `Answer later with:\n  ingestgate ingest review ${url} --approve\n  ingestgate ingest review ${url} --reject\n` +
+          `or follow it on a terminal and answer there:\n  ingestgate ingest follow ${url}\n`,
+      ),
+    ).toBe(true)
+    expect(posts(cluster)).toEqual([])
+    // --json: the detached event names the commands, the envelope is last, exit 68 too
+    const j = await runCli(['ingest', 'follow', url, '--json'], {env: ingestEnv(isolatedHome()), ...io})
+    expect(j.code).toBe(68)
+    const lines = jsonLines(j.stdout)
+    expect(lines.find((l) => l.event === 'detached')).toEqual({event: 'detached', reason: 'review-pending', resume: `ingestgate ingest follow ${url}`,
+      review: {approve: `ingestgate ingest review ${url} --approve`, reject: `ingestgate ingest review ${url} --reject`}})
+    expect(lines.at(-1)).toMatchObject({status: 68, result: {outcome: 'review-pending', review: {approve: `ingestgate ingest review ${url} --approve`}}})
     expect(posts(cluster)).toEqual([])
   })
 

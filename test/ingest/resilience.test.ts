@@ -3,6 +3,8 @@
  * and Ctrl-C detaches without aborting. All over real HTTP against a scripted cluster.
  */
 import {spawn} from 'node:child_process'
+import {mkdirSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -63,7 +65,7 @@ describe('follow through transient failures', () => {
 
 describe('bad answers from the cluster: a clear error, never a stack trace', () => {
   const cases: Array<[string, (req: {method: string; path: string}) => {status: number; body: string} | undefined, RegExp]> = [
-    ['non-JSON', (q) => (q.method === 'GET' && q.path.endsWith(ID) ? {status: 200, body: '<html>Welcome to the site</html>'} : undefined), /not JSON: "<html>Welcome to the site<\/html>"/],
+    ['non-JSON', (q) => (q.method === 'GET' && q.path.endsWith(ID) ? {status: 200, body: '<html>Welcome to the site</html>'} : undefined), /not JSON: an HTML page "Welcome to the site" \(32 bytes\)/],
     ['an ingest without id', (q) => (q.method === 'GET' && q.path.endsWith(ID) ? {status: 200, body: '{"status":"scanning","history":[]}'} : undefined), /JSON that is not an ingest/],
     ['a server error', (q) => (q.method === 'GET' && q.path.endsWith(ID) ? {status: 500, body: '{"detail":"database is locked"}'} : undefined), /The cluster failed \(500 .*\): database is locked/],
     ['a missing ingest', (q) => (q.method === 'GET' && q.path.endsWith(ID) ? {status: 404, body: '{"detail":"Ingest not found"}'} : undefined), /Not found on the cluster \(404 .*\): Ingest not found/],
@@ -104,7 +106,10 @@ describe('Ctrl-C while following', () => {
     steps[2].polls = 1_000_000
     cluster = await startScriptedCluster({apiKey: KEY, steps, started: true})
     const url = `${cluster.url}/ingests/${ID}`
-    const child = spawn(process.execPath, [BIN, 'ingest', 'follow', url, '--save-audit-logs', '/tmp/audit dir/'], {cwd: ROOT, env: ingestEnv(isolatedHome()), stdio: ['pipe', 'pipe', 'pipe']})
+    const home = isolatedHome()
+    const logs = join(home, 'audit dir') + '/'
+    mkdirSync(logs)
+    const child = spawn(process.execPath, [BIN, 'ingest', 'follow', url, '--save-audit-logs', logs], {cwd: ROOT, env: ingestEnv(home), stdio: ['pipe', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -116,7 +121,7 @@ describe('Ctrl-C while following', () => {
     child.kill('SIGINT')
     const code = await closed
     expect(code).toBe(68)
-    expect(stdout).toContain(`Detached: the ingest keeps running on the cluster. Resume following with:\n  ingestgate ingest follow ${url} --save-audit-logs '/tmp/audit dir/'\n`)
+    expect(stdout).toContain(`Detached: the ingest keeps running on the cluster. Resume following with:\n  ingestgate ingest follow ${url} --save-audit-logs '${logs}'\n`)
     expect(stderr).not.toMatch(/Error/)
     expect(cluster.requests.filter((q) => q.method === 'POST')).toEqual([])
   })

@@ -24,7 +24,7 @@ export default class ClusterServe extends BaseCommand<ClusterServeResult> {
   ]
   static override flags = {
     port: Flags.integer({description: 'TCP port to listen on (0: any free port; the URL is printed).', default: 0, min: 0, max: 65535}),
-    host: Flags.string({description: 'Interface to listen on.', default: '127.0.0.1'}),
+    host: Flags.string({description: 'Interface to listen on: an IP address of this machine, or localhost (0.0.0.0: every interface).', default: '127.0.0.1'}),
     'data-dir': Flags.string({description: 'Directory for the state database, the destination tree and the reports (default: STATE_DIR/cluster).'}),
     'api-key': Flags.string({description: 'The API key clients must send.', env: 'INGESTGATE_CLUSTER_API_KEY'}),
     ...cloudFlags('cloud', 'cluster'),

@@ -7,23 +7,12 @@
  */
 import type {AwsClients, ObjectEncryption, PublicAccessBlock} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
-import {
-  decideDecrypt,
-  decideS3,
-  isAwsManagedS3Key,
-  lintBucketPolicy,
-  s3BucketArn,
-  s3Requests,
-  type DocState,
-  type GrantsState,
-  type IdentitySide,
-  type KmsKeyFacts,
-  type RemedyContext,
-  type S3Facts,
-  type StaticDecision,
-} from './policy/access.js'
+import {decideS3, s3BucketArn, s3Requests, type DocState, type IdentitySide, type RemedyContext, type S3Facts, type StaticDecision} from './policy/access.js'
+import {decideDecrypt, isAwsManagedS3Key, type GrantsState, type KmsKeyFacts} from './policy/kms-access.js'
+import {lintBucketPolicy} from './policy/lint.js'
 import type {NamedPolicy} from './policy/evaluate.js'
-import {findPublicStatements, findStaleUniqueIds, parsePolicyDocument} from './policy/policy.js'
+import {findPublicStatements, findStaleUniqueIds} from './policy/lint.js'
+import {parsePolicyDocument} from './policy/policy.js'
 import type {IamPolicy} from './policy/types.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import type {CheckRow, Finding} from '../../core/verdict.js'

@@ -8,8 +8,6 @@ import type {AppContext} from '../../context.js'
 import {
   BUCKET_POLICY_MAX_BYTES,
   diffPolicies,
-  findPublicStatements,
-  findStaleUniqueIds,
   mergeStatements,
   parsePolicyDocument,
   policySizeBytes,
@@ -18,6 +16,7 @@ import {
   serialisePolicy,
   type PolicyChange,
 } from './policy/policy.js'
+import {findPublicStatements, findStaleUniqueIds} from './policy/lint.js'
 import type {IamPolicy} from './policy/types.js'
 import {ConfigError, RemoteError} from '../../errors.js'
 import {writeBackup} from '../../state.js'

@@ -1,14 +1,13 @@
 /**
  * The static verdicts of `check` for AWS: what the evaluator's answer means for each operation the
- * ingest cluster performs on an S3 source (list, region, get, get-attributes) and for kms:Decrypt
- * of each key in use, with what decided it and the fix. The service quirks live here: S3's
- * same-account/cross-account rules and Block Public Access, KMS key policies that must enable IAM
- * policies, grants, key state and region. Pure: the AWS provider gathers the documents.
+ * ingest cluster performs on an S3 source (list, region, get, get-attributes), with what decided it
+ * and the fix: S3's same-account/cross-account rules and Block Public Access. The shared pieces
+ * (document states, evaluation for a principal, remedies) are here too; kms:Decrypt is in
+ * kms-access.ts, the bucket-policy lint in lint.ts. Pure: the AWS provider gathers the documents.
  */
 import type {Outcome} from '../../../core/verdict.js'
 import {
   evaluate,
-  evaluateStatement,
   type ContextValue,
   type DecidingStatement,
   type EvalRequest,
@@ -72,7 +71,7 @@ export function refLabel(ref: DecidingStatement): string {
   return `${ref.policy} ${statementLabel(ref.index, ref.sid)}`
 }
 
-const ASSUMED_VENDOR_SIDE = '(the principal\'s own side, assumed to allow)'
+export const ASSUMED_VENDOR_SIDE = '(the principal\'s own side, assumed to allow)'
 const ALLOW_ALL: NamedPolicy = {name: ASSUMED_VENDOR_SIDE, policy: {Version: '2012-10-17', Statement: [{Effect: 'Allow', Action: '*', Resource: '*'}]}}
 
 /** Condition keys whose Deny blocks callers outside the customer's network or organisation. */
@@ -87,15 +86,15 @@ export const NETWORK_ORG_KEYS: readonly string[] = [
   'aws:PrincipalAccount',
   'aws:SecureTransport',
 ]
-const NETWORK_ORG_LOWER = new Set(NETWORK_ORG_KEYS.map((k) => k.toLowerCase()))
+export const NETWORK_ORG_LOWER = new Set(NETWORK_ORG_KEYS.map((k) => k.toLowerCase()))
 
-function networkKeysOf(st: IamStatement): string[] {
+export function networkKeysOf(st: IamStatement): string[] {
   const out: string[] = []
   for (const keys of Object.values(st.Condition ?? {})) for (const k of Object.keys(keys)) if (NETWORK_ORG_LOWER.has(k.toLowerCase())) out.push(k)
   return [...new Set(out)]
 }
 
-function conditionSummary(st: IamStatement, onlyKeys?: string[]): string {
+export function conditionSummary(st: IamStatement, onlyKeys?: string[]): string {
   const parts: string[] = []
   const want = onlyKeys ? new Set(onlyKeys.map((k) => k.toLowerCase())) : undefined
   for (const [op, keys] of Object.entries(st.Condition ?? {})) {
@@ -107,12 +106,12 @@ function conditionSummary(st: IamStatement, onlyKeys?: string[]): string {
   return parts.join('; ')
 }
 
-function statementAt(policies: NamedPolicy[], ref: DecidingStatement): IamStatement | undefined {
+export function statementAt(policies: NamedPolicy[], ref: DecidingStatement): IamStatement | undefined {
   const np = policies.find((p) => p.name === ref.policy)
   return np ? statementList(np.policy)[ref.index] : undefined
 }
 
-function docPolicies(name: string, doc: DocState): NamedPolicy[] {
+export function docPolicies(name: string, doc: DocState): NamedPolicy[] {
   return doc.state === 'ok' ? [{name, policy: doc.policy}] : []
 }
 
@@ -127,7 +126,7 @@ interface Evaluation {
  * side is assumed to allow and the answer is about the resource owner's side alone (and says so):
  * the customer can only vouch for what is theirs, and the live layer proves the rest.
  */
-function evaluateFor(req: EvalRequest, resource: NamedPolicy[], identity: IdentitySide): Evaluation {
+export function evaluateFor(req: EvalRequest, resource: NamedPolicy[], identity: IdentitySide): Evaluation {
   const crossAccount = req.resourceAccountId !== undefined && req.resourceAccountId !== req.principal.accountId
   if (!identity.visible && crossAccount) {
     const verdict = evaluate(req, {resource, identity: [ALLOW_ALL], identityVisible: true})
@@ -144,7 +143,7 @@ function evaluateFor(req: EvalRequest, resource: NamedPolicy[], identity: Identi
  * allow that rests on identity statements is gone; one that rests on a resource statement naming the
  * role may be capped too (AWS caps grants to a role ARN by its boundary), so it becomes unknown.
  */
-function applyBoundary(req: EvalRequest, v: Verdict, boundary: NamedPolicy): Verdict {
+export function applyBoundary(req: EvalRequest, v: Verdict, boundary: NamedPolicy): Verdict {
   if (v.decision !== 'allowed') return v
   const b = evaluate(req, {identity: [boundary], identityVisible: true})
   if (b.decision === 'allowed') return v
@@ -162,7 +161,7 @@ function applyBoundary(req: EvalRequest, v: Verdict, boundary: NamedPolicy): Ver
 }
 
 /** The plain S3/KMS context every request of the ingest cluster carries. */
-function baseContext(region?: string): Record<string, ContextValue> {
+export function baseContext(region?: string): Record<string, ContextValue> {
   const ctx: Record<string, ContextValue> = {
     'aws:SecureTransport': true,
     'aws:ViaAWSService': false,
@@ -266,14 +265,14 @@ export function decideS3(op: S3OperationId, facts: S3Facts, remedies: RemedyCont
   return combine(decisions, reqs.map((r) => r.action))
 }
 
-interface DecideTarget {
+export interface DecideTarget {
   kind: 's3' | 'kms'
   bucket?: string
   op?: S3OperationId
   keyArn?: string
 }
 
-function decideOne(req: EvalRequest, resource: NamedPolicy[], identity: IdentitySide, remedies: RemedyContext, target: DecideTarget): StaticDecision {
+export function decideOne(req: EvalRequest, resource: NamedPolicy[], identity: IdentitySide, remedies: RemedyContext, target: DecideTarget): StaticDecision {
   const {verdict: v, customerSideOnly} = evaluateFor(req, resource, identity)
   const all = [...resource, ...identity.policies, ...(identity.boundary ? [identity.boundary] : [])]
   const labels = v.decidedBy.map(refLabel)
@@ -332,7 +331,7 @@ function decideOne(req: EvalRequest, resource: NamedPolicy[], identity: Identity
   }
 }
 
-function denyRemedy(refs: DecidingStatement[], all: NamedPolicy[], req: EvalRequest): string {
+export function denyRemedy(refs: DecidingStatement[], all: NamedPolicy[], req: EvalRequest): string {
   return refs
     .map((r) => {
       const st = statementAt(all, r)
@@ -346,7 +345,7 @@ function denyRemedy(refs: DecidingStatement[], all: NamedPolicy[], req: EvalRequ
     .join('. ')
 }
 
-function implicitRemedy(v: Verdict, req: EvalRequest, remedies: RemedyContext, target: DecideTarget, identity: IdentitySide): string {
+export function implicitRemedy(v: Verdict, req: EvalRequest, remedies: RemedyContext, target: DecideTarget, identity: IdentitySide): string {
   const identityMissing = identity.visible && v.sides.identity === false
   const resourceMissing = v.sides.resource === false
   if (target.kind === 'kms') {
@@ -364,7 +363,7 @@ function implicitRemedy(v: Verdict, req: EvalRequest, remedies: RemedyContext, t
 }
 
 /** get-attributes needs two actions: the worse verdict decides, the cause names the action. */
-function combine(decisions: StaticDecision[], actions: string[]): StaticDecision {
+export function combine(decisions: StaticDecision[], actions: string[]): StaticDecision {
   if (decisions.length === 1) return decisions[0]
   const rank: Record<Outcome, number> = {fail: 3, unknown: 2, pass: 1, skip: 0}
   const worst = decisions.reduce((a, b) => (rank[b.outcome] > rank[a.outcome] ? b : a))
@@ -377,276 +376,4 @@ function combine(decisions: StaticDecision[], actions: string[]): StaticDecision
     }
   }
   return worst
-}
-
-// ---------------------------------------------------------------------------------------------
-// KMS
-// ---------------------------------------------------------------------------------------------
-
-export interface GrantInfo {
-  grantId: string
-  name?: string
-  granteePrincipal?: string
-  operations: string[]
-  constraints?: {encryptionContextSubset?: Record<string, string>; encryptionContextEquals?: Record<string, string>}
-}
-
-export type GrantsState = {state: 'ok'; grants: GrantInfo[]} | {state: 'unreadable'; reason: string}
-
-export interface KmsKeyFacts {
-  /** The key as found: an ARN, id or alias. */
-  ref: string
-  /** Key ARN, once described. */
-  arn?: string
-  region?: string
-  accountId?: string
-  /** 'AWS' for AWS-managed keys such as aws/s3. */
-  manager?: string
-  /** Enabled, Disabled, PendingDeletion, ... (undefined when not described). */
-  state?: string
-  keyPolicy: DocState
-  grants: GrantsState
-  /** What KMS sees as the encryption context when S3 decrypts: aws:s3:arn of a sampled object (or the bucket with a Bucket Key). */
-  encryptionContext?: Record<string, string>
-  /** Why the key could not be described, if it could not. */
-  describeError?: string
-}
-
-export interface KmsDecideInput {
-  key: KmsKeyFacts
-  principal: Principal
-  identity: IdentitySide
-  bucketRegion?: string
-}
-
-/** The alias or key the AWS-managed S3 key goes by. */
-export function isAwsManagedS3Key(key: Pick<KmsKeyFacts, 'ref' | 'manager'>): boolean {
-  return key.manager === 'AWS' || /(^|:)alias\/aws\/s3$/.test(key.ref)
-}
-
-function grantMatch(g: GrantInfo, p: Principal, ctx: Record<string, string> | undefined): 'direct' | 'account' | 'unknown' | 'none' {
-  if (!g.operations.includes('Decrypt')) return 'none'
-  const grantee = g.granteePrincipal ?? ''
-  let who: 'direct' | 'account' | 'none' = 'none'
-  if (grantee === p.arn) who = 'direct'
-  else if (grantee === p.accountId || grantee === `arn:${p.arn.split(':')[1] ?? 'aws'}:iam::${p.accountId}:root`) who = 'account'
-  if (who === 'none') return 'none'
-  const c = g.constraints
-  if (!c || (!c.encryptionContextEquals && !c.encryptionContextSubset)) return who
-  if (!ctx) return 'unknown'
-  if (c.encryptionContextEquals) {
-    const a = Object.entries(c.encryptionContextEquals)
-    if (a.length !== Object.keys(ctx).length || a.some(([k, v]) => ctx[k] !== v)) return 'none'
-  }
-  if (c.encryptionContextSubset && Object.entries(c.encryptionContextSubset).some(([k, v]) => ctx[k] !== v)) return 'none'
-  return who
-}
-
-/** The kms:Decrypt request S3 makes on the principal's behalf when it reads an SSE-KMS object. */
-export function decryptRequest(input: KmsDecideInput): EvalRequest {
-  const {key, principal, bucketRegion} = input
-  const region = key.region ?? bucketRegion
-  const context: Record<string, ContextValue> = {
-    ...baseContext(region),
-    'kms:CallerAccount': principal.accountId,
-    'kms:GrantIsForAWSResource': null,
-    'kms:RequestAlias': null,
-  }
-  if (region) context['kms:ViaService'] = `s3.${region}.amazonaws.com`
-  const unknownKeys: string[] = []
-  if (key.encryptionContext) {
-    for (const [k, v] of Object.entries(key.encryptionContext)) context[`kms:EncryptionContext:${k}`] = v
-    context['kms:EncryptionContextKeys'] = Object.keys(key.encryptionContext)
-  } else {
-    unknownKeys.push('kms:EncryptionContext:aws:s3:arn', 'kms:EncryptionContextKeys')
-  }
-  return {principal: {...principal}, action: 'kms:Decrypt', resource: key.arn ?? key.ref, resourceAccountId: key.accountId, context, unknownKeys}
-}
-
-/**
- * Decide kms:Decrypt for one key in use: key state, region and AWS-managed keys first (each
- * defeats any policy), then the key policy (which must itself allow, or enable IAM policies for
- * the account, unlike S3), then grants (which can allow but never override a Deny).
- */
-export function decideDecrypt(input: KmsDecideInput, remedies: RemedyContext): StaticDecision {
-  const {key, principal, identity, bucketRegion} = input
-  const keyId = key.arn ?? key.ref
-  const crossAccount = key.accountId !== undefined && key.accountId !== principal.accountId
-  const fail = (code: string, cause: string, decidedBy: string[], remedy: string): StaticDecision => ({outcome: 'fail', code, cause, decidedBy, remedy, customerSideOnly: false})
-  const unknown = (code: string, cause: string, decidedBy: string[], remedy: string): StaticDecision => ({outcome: 'unknown', code, cause, decidedBy, remedy, customerSideOnly: false})
-
-  // aws/s3 lives in the bucket owner's account (the gatherer sets accountId for the alias too).
-  if (isAwsManagedS3Key(key) && key.accountId !== principal.accountId) {
-    return fail(
-      'aws-managed-key',
-      'the data is encrypted with the AWS-managed key aws/s3, whose key policy cannot be changed: no other account can ever decrypt it',
-      ['key aws/s3 (AWS-managed)'],
-      'Re-encrypt the data under a customer-managed KMS key (aws s3 cp --recursive with --sse aws:kms --sse-kms-key-id KEY_ARN), make it the bucket default, then run grant apply',
-    )
-  }
-  if (key.describeError && !key.arn) {
-    return unknown('kms-key-unreadable', `the key cannot be described: ${key.describeError}`, [], `Run as a key administrator of ${key.ref} (kms:DescribeKey), or prove it as the principal: ${remedies.checkLive}`)
-  }
-  if (key.state && key.state !== 'Enabled') {
-    const remedy = key.state === 'PendingDeletion' ? `aws kms cancel-key-deletion --key-id ${keyId} && aws kms enable-key --key-id ${keyId}` : `aws kms enable-key --key-id ${keyId}`
-    return fail('kms-key-state', `the key is ${key.state}: KMS refuses every Decrypt with it`, [`key state ${key.state}`], remedy)
-  }
-  if (key.region && bucketRegion && key.region !== bucketRegion) {
-    return fail(
-      'kms-region-mismatch',
-      `the key is in ${key.region} but the bucket is in ${bucketRegion}; S3 only uses keys of its own region`,
-      [`key region ${key.region}`],
-      `Re-encrypt the data under a key in ${bucketRegion}`,
-    )
-  }
-  if (key.keyPolicy.state === 'unreadable' || key.keyPolicy.state === 'malformed') {
-    const granted = key.grants.state === 'ok' && key.grants.grants.some((g) => grantMatch(g, principal, key.encryptionContext) !== 'none')
-    return unknown(
-      key.keyPolicy.state === 'unreadable' ? 'key-policy-unreadable' : 'key-policy-malformed',
-      `the key policy ${key.keyPolicy.state === 'unreadable' ? 'cannot be read' : 'cannot be evaluated'}: ${key.keyPolicy.reason}${granted ? ' (a grant gives Decrypt, but the key policy could still deny it)' : ''}`,
-      ['key policy'],
-      `Run as a key administrator (kms:GetKeyPolicy, kms:ListGrants on ${keyId}), or prove it as the principal: ${remedies.checkLive}`,
-    )
-  }
-
-  const req = decryptRequest(input)
-  const resource = docPolicies('key policy', key.keyPolicy)
-  const target: DecideTarget = {kind: 'kms', keyArn: keyId}
-  let d = decideOne(req, resource, identity, remedies, target)
-
-  // Same account, KMS differs from S3: IAM policies count only when the key policy enables them
-  // (a statement for the account), never by themselves.
-  if (d.outcome === 'pass' && !crossAccount && key.keyPolicy.state === 'ok') {
-    const {verdict} = evaluateFor(req, resource, identity)
-    if (verdict.decidedBy.every((r) => r.kind === 'identity')) {
-      const delegation = statementList(key.keyPolicy.policy).map((st) => ({st, r: st.Effect === 'Allow' ? evaluateStatement(st, req, 'resource') : undefined}))
-      const enabled = delegation.some(({r}) => r?.result === 'match' && r.grantee === 'account')
-      const maybe = delegation.some(({r}) => r?.result === 'unknown' && r.grantee === 'account')
-      if (!enabled) {
-        d = maybe
-          ? unknown('unknown-condition', 'the role\'s identity policy allows kms:Decrypt, but whether the key policy enables IAM policies depends on a condition', d.decidedBy, `Prove it as the principal: ${remedies.checkLive}`)
-          : fail(
-              'implicit-deny',
-              `kms:Decrypt is not allowed: the role's identity policy allows it, but the key policy does not enable IAM policies for account ${principal.accountId} (no statement for arn:aws:iam::${principal.accountId}:root)`,
-              [],
-              `${remedies.grantApply} --kms-key ${keyId}`,
-            )
-      }
-    }
-  }
-
-  if (d.outcome === 'pass' || d.code === 'explicit-deny') return d
-  if (d.outcome === 'unknown' && d.decidedBy.length > 0 && d.code === 'unknown-condition') {
-    // An undecided Deny stays undecided whatever the grants say.
-    const {verdict} = evaluateFor(req, resource, identity)
-    if (verdict.decidedBy.some((r) => r.effect === 'Deny')) return d
-  }
-  if (key.grants.state === 'unreadable') {
-    return unknown('grants-unreadable', `${d.cause}; the key's grants cannot be read (${key.grants.reason}) and may allow it`, d.decidedBy, `Run as a key administrator (kms:ListGrants on ${keyId}), or prove it as the principal: ${remedies.checkLive}`)
-  }
-  const matches = key.grants.grants.map((g) => ({g, m: grantMatch(g, principal, key.encryptionContext)}))
-  const direct = matches.find((x) => x.m === 'direct')
-  const viaAccount = matches.find((x) => x.m === 'account')
-  const undecided = matches.find((x) => x.m === 'unknown')
-  const grantLabel = (g: GrantInfo) => `KMS grant ${g.name ?? '(no name)'} (${g.grantId.slice(0, 12)}…)`
-  if (direct || (viaAccount && (crossAccount ? !identity.visible : false))) {
-    const g = (direct ?? viaAccount)!.g
-    const customerSideOnly = crossAccount && !identity.visible
-    return {
-      outcome: 'pass',
-      code: customerSideOnly ? 'allowed-resource-side' : 'allowed',
-      cause: `allowed by ${grantLabel(g)}${customerSideOnly ? `; the principal's own identity policies (account ${principal.accountId}) cannot be seen from here` : ''}`,
-      decidedBy: [grantLabel(g)],
-      remedy: '',
-      customerSideOnly,
-    }
-  }
-  if (undecided) {
-    return unknown(
-      'grant-constraint',
-      `${grantLabel(undecided.g)} gives Decrypt only for an encryption context, and no sampled object under this key shows which context S3 will send`,
-      [grantLabel(undecided.g)],
-      `Prove it as the principal: ${remedies.checkLive}`,
-    )
-  }
-  return d
-}
-
-// ---------------------------------------------------------------------------------------------
-// Findings from the documents
-// ---------------------------------------------------------------------------------------------
-
-export interface PolicyFinding {
-  code: string
-  severity: 'error' | 'warning' | 'info'
-  message: string
-  remedy?: string
-}
-
-function list(v: unknown): string[] {
-  return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String)
-}
-
-function namesPrincipal(st: IamStatement, p: Principal): boolean {
-  if (st.Principal === undefined) return false
-  if (st.Principal === '*') return true
-  const aws = list((st.Principal as Record<string, unknown>).AWS)
-  const role = p.arn
-  const roleName = role.slice(role.lastIndexOf('/') + 1)
-  return aws.some((e) => e === '*' || e === role || e === p.accountId || e === `arn:aws:iam::${p.accountId}:root` || e.endsWith(`:role/${roleName}`))
-}
-
-/** Literal actions (no wildcard) a statement names, lower-cased. */
-function literalActions(st: IamStatement): Set<string> {
-  return new Set(list(st.Action).filter((a) => !/[*?]/.test(a)).map((a) => a.toLowerCase()))
-}
-
-/**
- * The hand-written mistakes that match nothing, for the statements that name the principal (or
- * its account, or everyone): s3:ListBucket on BUCKET/* only, s3:GetObject on the bare bucket only.
- * Also Deny statements on network or organisation conditions that apply to these requests.
- */
-export function lintBucketPolicy(policy: IamPolicy, facts: Pick<S3Facts, 'partition' | 'bucket' | 'principal'>, requests: EvalRequest[]): PolicyFinding[] {
-  const out: PolicyFinding[] = []
-  const bucketArn = s3BucketArn(facts.partition, facts.bucket)
-  statementList(policy).forEach((st, index) => {
-    const at = `statement ${statementLabel(index, st.Sid)} of the bucket policy`
-    if (st.Effect === 'Allow' && namesPrincipal(st, facts.principal)) {
-      const actions = literalActions(st)
-      const resources = list(st.Resource)
-      const onBucket = resources.some((r) => r === bucketArn || r === '*' || r === 'arn:aws:s3:::*')
-      const onObjects = resources.some((r) => r.startsWith(`${bucketArn}/`))
-      if (actions.has('s3:listbucket') && !onBucket && onObjects) {
-        out.push({
-          code: 'listbucket-on-objects',
-          severity: 'error',
-          message: `${at} allows s3:ListBucket on ${resources.filter((r) => r.startsWith(`${bucketArn}/`)).join(', ')}, which matches nothing: ListBucket is authorised against the bucket ARN ${bucketArn}`,
-          remedy: `Change its Resource for s3:ListBucket to ${bucketArn}, or run grant apply (which writes it correctly)`,
-        })
-      }
-      const objectActions = ['s3:getobject', 's3:getobjectattributes'].filter((a) => actions.has(a))
-      if (objectActions.length > 0 && onBucket && !onObjects && !resources.some((r) => r.includes('/') || r === '*' || r === 'arn:aws:s3:::*')) {
-        out.push({
-          code: 'getobject-on-bucket',
-          severity: 'error',
-          message: `${at} allows ${objectActions.map((a) => (a === 's3:getobject' ? 's3:GetObject' : 's3:GetObjectAttributes')).join(' and ')} on the bare bucket ARN ${bucketArn}, which matches nothing: object reads are authorised against ${bucketArn}/KEY`,
-          remedy: `Change its Resource for object reads to ${bucketArn}/* (or ${bucketArn}/PREFIX*), or run grant apply`,
-        })
-      }
-    }
-    if (st.Effect === 'Deny') {
-      const keys = networkKeysOf(st)
-      if (keys.length === 0) return
-      const results = requests.map((r) => evaluateStatement(st, r, 'resource').result)
-      if (results.every((r) => r === 'nomatch')) return
-      const certain = results.includes('match')
-      out.push({
-        code: 'network-deny',
-        severity: 'warning',
-        message: `${at} denies requests unless ${conditionSummary(st, keys)}; the ingest cluster calls from outside your network and organisation, so it ${certain ? 'denies' : 'will most likely deny'} the ingest role`,
-        remedy: 'Add an exception for the ingest role (StringNotEquals aws:PrincipalArn) or remove the statement',
-      })
-    }
-  })
-  return out
 }

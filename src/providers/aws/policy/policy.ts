@@ -7,8 +7,6 @@
 import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 
 import {ConfigError} from '../../../errors.js'
-import {parseCidr} from './cidr.js'
-import {parseOperator} from './conditions.js'
 import type {IamPolicy, IamStatement, PrincipalBlock, StringOrList} from './types.js'
 
 /** PutBucketPolicy refuses documents larger than 20 KB. */
@@ -302,7 +300,7 @@ export function removeStatements(existing: IamPolicy | null, sids: string[]): {p
   return changes.length === 0 ? {policy: existing, changes} : {policy: {...existing, Statement: kept}, changes}
 }
 
-function toList(v: unknown): unknown[] {
+export function toList(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [v]
 }
 
@@ -468,76 +466,4 @@ function lineDiff(a: string[], b: string[]): DiffLine[] {
     }
   }
   return out.concat(a.slice(endA).map(same))
-}
-
-const UNIQUE_ID = /^(AROA|AIDA)[A-Z0-9]{12,}$/
-
-/**
- * Principals written as bare IAM unique ids (`AROA…` role, `AIDA…` user). S3 shows these where the
- * role or user was deleted, and PutBucketPolicy then fails for the whole document, so they must be
- * named (and removed by the owner) before any write.
- */
-export function findStaleUniqueIds(p: IamPolicy): {index: number; sid?: string; id: string}[] {
-  return statementList(p).flatMap((s, index) =>
-    [s.Principal, s.NotPrincipal]
-      .flatMap((block) => (block && block !== '*' && block.AWS !== undefined ? (toList(block.AWS) as string[]) : []))
-      .filter((id) => UNIQUE_ID.test(id))
-      .map((id) => ({index, sid: s.Sid, id})),
-  )
-}
-
-/** Condition keys that make a wildcard-principal statement non-public when held to fixed values. */
-const NARROWING_KEYS = new Set([
-  'aws:sourcearn',
-  'aws:sourceaccount',
-  'aws:sourceowner',
-  'aws:sourcevpc',
-  'aws:sourcevpce',
-  'aws:principalarn',
-  'aws:principalaccount',
-  'aws:principalorgid',
-  'aws:userid',
-  's3:dataaccesspointarn',
-  's3:dataaccesspointaccount',
-])
-
-/**
- * Allow statements S3 Block Public Access counts as public ("The meaning of public" in the S3 user
- * guide): a wildcard principal or a NotPrincipal, unless a condition holds aws:SourceIp to non-public
- * CIDRs or one of NARROWING_KEYS to fixed values. Such a statement makes BlockPublicPolicy refuse the
- * whole merged document and RestrictPublicBuckets cut off every cross-account grant, ours included.
- */
-export function findPublicStatements(p: IamPolicy): StatementRef[] {
-  return statementList(p).flatMap((s, index) => (isPublic(s) ? [{index, sid: s.Sid}] : []))
-}
-
-function isPublic(s: IamStatement): boolean {
-  if (s.Effect !== 'Allow') return false
-  const everyone =
-    s.NotPrincipal !== undefined ||
-    (s.Principal !== undefined && (s.Principal === '*' || Object.values(s.Principal).some((ids) => toList(ids).some((id) => String(id).includes('*')))))
-  return everyone && !Object.entries(s.Condition ?? {}).some(([operator, keys]) => Object.entries(keys).some(([key, values]) => narrows(operator, key.toLowerCase(), toList(values))))
-}
-
-function narrows(operator: string, key: string, values: unknown[]): boolean {
-  const op = parseOperator(operator)
-  // ForAllValues and ...IfExists also match requests without the key, and a negated operator matches
-  // every value but a few: none of them holds the request to fixed values.
-  if (!op?.base || op.qualifier === 'all' || op.ifExists || op.base.negated || op.base.compare !== 'eq' || values.length === 0) return false
-  if (key === 'aws:sourceip') return op.base.family === 'ip' && values.every((v) => typeof v === 'string' && isNonPublicCidr(v))
-  // A wildcard or a policy variable is not a fixed value.
-  return (
-    NARROWING_KEYS.has(key) &&
-    ['string', 'string-ci', 'string-like', 'arn'].includes(op.base.family) &&
-    values.every((v) => String(v) !== '' && !/[*?]|\$\{/.test(String(v)))
-  )
-}
-
-/**
- * An address or a CIDR block S3 would not call public. IPv4: /8 or longer (0.0.0.0/0 and anything
- * wider than /8 count as public); IPv6: /32 or longer (judgement: the size of one large allocation).
- */
-function isNonPublicCidr(value: string): boolean {
-  const cidr = parseCidr(value)
-  return cidr !== null && cidr.bits >= (cidr.words.length === 2 ? 8 : 32)
 }

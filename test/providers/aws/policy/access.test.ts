@@ -4,16 +4,9 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {
-  decideDecrypt,
-  decideS3,
-  lintBucketPolicy,
-  s3Requests,
-  type IdentitySide,
-  type KmsKeyFacts,
-  type RemedyContext,
-  type S3Facts,
-} from '../../../../src/providers/aws/policy/access.js'
+import {decideS3, s3Requests, type IdentitySide, type RemedyContext, type S3Facts} from '../../../../src/providers/aws/policy/access.js'
+import {decideDecrypt, type KmsKeyFacts} from '../../../../src/providers/aws/policy/kms-access.js'
+import {lintBucketPolicy} from '../../../../src/providers/aws/policy/lint.js'
 import type {IamPolicy, IamStatement} from '../../../../src/providers/aws/policy/types.js'
 
 const OWNER = '111122223333'

@@ -6,8 +6,6 @@ import {
   BUCKET_POLICY_MAX_BYTES,
   type DiffLine,
   diffPolicies,
-  findPublicStatements,
-  findStaleUniqueIds,
   foreignOrderPreserved,
   mergeStatements,
   normaliseStatement,
@@ -19,6 +17,7 @@ import {
   serialisePolicy,
   statementList,
 } from '../../../../src/providers/aws/policy/policy.js'
+import {findPublicStatements, findStaleUniqueIds} from '../../../../src/providers/aws/policy/lint.js'
 import type {IamPolicy, IamStatement} from '../../../../src/providers/aws/policy/types.js'
 import {ConfigError} from '../../../../src/errors.js'
 import {grantStatements} from '../../../../src/providers/aws/grant-spec.js'
