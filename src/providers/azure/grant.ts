@@ -209,6 +209,13 @@ export async function planAzureRevoke(ctx: AppContext, req: AzureRequest): Promi
   for (const a of others) notes.push(`Left alone: role assignment ${describe(a, definitions)} also lets the principal read blobs; ingestgate did not make it.`)
   if (!state.ours) return noWrite(notes)
   const ours = state.ours
+  // The name is per container (Azure allows one such assignment there): it may be for another prefix.
+  const oursFor = ours.condition ? parsePrefixCondition(ours.condition) : ''
+  if (oursFor !== spec.prefix) {
+    const what = oursFor === undefined ? 'a condition ingestgate did not write' : oursFor === '' ? 'the whole container' : `the prefix ${oursFor}`
+    notes.push(`ingestgate's role assignment ${name} in container ${spec.container} is for ${what}, not for ${spec.prefix || 'the whole container'}; it was left alone.${oursFor !== undefined ? ` To remove it: ingestgate grant revoke az://${spec.account}/${spec.container}/${oursFor}` : ''}`)
+    return noWrite(notes)
+  }
   return {
     changes: [{kind: 'role-assignment', action: 'delete', id: name, target: spec.scope}],
     diff: assignmentLines(ours).map((text) => ({op: '-' as const, text})),

@@ -142,6 +142,15 @@ describe('grant apply and revoke', () => {
     expect((await revoke(ctxAs(ADMIN))).changed).toBe(false)
   })
 
+  it('revoke of another prefix of the same container leaves ingestgate\'s assignment alone and says which source it serves', async () => {
+    await apply(ctxAs(ADMIN))
+    const before = writes()
+    const r = await revoke(ctxAs(ADMIN), request(`az://${ACCOUNT}/${CONTAINER}/other`))
+    expect(r.changed).toBe(false)
+    expect(writes()).toBe(before)
+    expect(r.notes.join('\n')).toMatch(/is for the prefix dicom\/, not for other\/; it was left alone\. To remove it: ingestgate grant revoke az:\/\/acmeimaging\/scans\/dicom\//)
+  })
+
   it('without --resource-group the account is found by listing the subscription', async () => {
     const r = await apply(ctxAs(ADMIN), request(SOURCE, {'resource-group': undefined}))
     expect(r.changes[0].target).toBe(scope())
