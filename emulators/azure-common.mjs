@@ -20,15 +20,16 @@ export const OPENSSL = '/usr/bin/openssl'
  * writer). The Azure SDKs send bearer tokens only over HTTPS, so the doubles need one; clients
  * trust it through NODE_EXTRA_CA_CERTS (the CLI) or an explicit CA (in-process tests).
  * @param {string} dir where cert.pem and key.pem are written
+ * @param {string} [openssl] the openssl binary
  * @returns {{cert: string, key: string, certPath: string, keyPath: string}}
  */
-export function generateCertificate(dir) {
-  if (!existsSync(OPENSSL)) {
-    throw new Error(`The Azure test doubles serve HTTPS with a self-signed certificate made by ${OPENSSL}, which is missing. Install openssl (apt-get install openssl).`)
+export function generateCertificate(dir, openssl = OPENSSL) {
+  if (!existsSync(openssl)) {
+    throw new Error(`The Azure test doubles serve HTTPS with a self-signed certificate made by ${openssl}, which is missing. Install openssl (apt-get install openssl).`)
   }
   const certPath = join(dir, 'cert.pem')
   const keyPath = join(dir, 'key.pem')
-  execFileSync(OPENSSL, [
+  execFileSync(openssl, [
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
     '-keyout', keyPath, '-out', certPath,
     '-subj', '/CN=127.0.0.1',

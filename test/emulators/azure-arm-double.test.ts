@@ -144,6 +144,20 @@ describe('the ARM double, through the real SDK clients', () => {
   })
 })
 
+describe('the certificate', () => {
+  it('is made with openssl, and its absence is said plainly', async () => {
+    const {generateCertificate} = await import('../../emulators/azure-common.mjs')
+    const {mkdtempSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'az-cert-'))
+    expect(() => generateCertificate(dir, '/nonexistent/openssl')).toThrow(/made by \/nonexistent\/openssl, which is missing\. Install openssl/)
+    const {X509Certificate} = await import('node:crypto')
+    const cert = new X509Certificate(generateCertificate(dir).cert)
+    expect(cert.subjectAltName).toMatch(/IP Address:127\.0\.0\.1/)
+  })
+})
+
 describe('the doubles as a process', () => {
   it('prints one ready line with the ports and the CA, serves, and stops on SIGTERM', async () => {
     const {spawn} = await import('node:child_process')
