@@ -9,6 +9,7 @@ import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws/index.js'
 import type {GcpClientOptions, GcpClients} from './clients/gcp.js'
+import type {AzureClientOptions, AzureClients} from './clients/azure/index.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
 
@@ -27,6 +28,7 @@ export interface AppContext {
 export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
   gcp(options: GcpClientOptions): Promise<GcpClients>
+  azure(options: AzureClientOptions): Promise<AzureClients>
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -71,6 +73,10 @@ export function createContext(overrides: ContextOverrides = {}): AppContext {
       async gcp(options) {
         const {createGcpClients} = await import('./clients/gcp.js')
         return createGcpClients(options, env)
+      },
+      async azure(options) {
+        const {createAzureClients} = await import('./clients/azure/index.js')
+        return createAzureClients(options, env)
       },
       ...overrides.clients,
     },

@@ -12,7 +12,8 @@ export interface SiteFile {
   cluster?: string
   aws?: {principal: string; externalId?: string}
   gcp?: {principal: string}
-  azure?: {principalId: string; tenantId?: string}
+  /** principal: the service principal's object id in the customer's tenant; applicationId: the vendor app's client id. */
+  azure?: {principal: string; applicationId?: string; tenantId?: string}
 }
 
 /**

@@ -17,11 +17,43 @@ export interface Source {
   prefix: string
   /** The canonical URL (lower-case scheme). */
   url: string
+  /** Azure only: the blob endpoint, when the source was given as a blob URL (sovereign clouds). */
+  endpoint?: string
 }
 
 const BAD_URL_HELP = [
-  'Use s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or az://ACCOUNT/CONTAINER[/PREFIX].',
+  'Use s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or az://ACCOUNT/CONTAINER[/PREFIX] (or the blob URL https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]).',
 ]
+
+/** The blob endpoints of the public and sovereign Azure clouds, by host suffix. */
+const AZURE_BLOB_HOST = /^([^.]+)\.blob\.core\.(windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/i
+
+/** `https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX` as az://, or undefined when it is not one. */
+function azureBlobUrl(input: string, scheme: string, rest: string): Source | undefined {
+  if (scheme !== 'https') return undefined
+  const slash = rest.indexOf('/')
+  const host = slash === -1 ? rest : rest.slice(0, slash)
+  const m = AZURE_BLOB_HOST.exec(host)
+  if (!m) return undefined
+  let path: string
+  try {
+    path = decodeURIComponent(slash === -1 ? '' : rest.slice(slash + 1))
+  } catch {
+    bad(input, 'the path is not valid percent-encoding')
+  }
+  // Host names have no case; storage account names are lower-case.
+  const account = m[1].toLowerCase()
+  const asAz = `az://${account}/${path}`
+  let parsed: Source
+  try {
+    parsed = parseSource(asAz)
+  } catch (error) {
+    // Say it about the URL as the user typed it.
+    if (error instanceof ConfigError) throw new ConfigError(error.code, error.message.replace(`"${asAz}"`, `"${input}"`), {suggestions: error.suggestions})
+    throw error
+  }
+  return {...parsed, endpoint: `https://${account}.blob.core.${m[2].toLowerCase()}`}
+}
 
 function bad(url: string, why: string, suggestions = BAD_URL_HELP): never {
   throw new ConfigError('BAD_SOURCE', `Invalid source URL "${url}": ${why}.`, {suggestions})
@@ -87,6 +119,8 @@ export function parseSource(input: string): Source {
   const scheme = m[1].toLowerCase()
   const rest = m[2]
   if (rest.includes('?') || rest.includes('#')) bad(input, 'query strings and fragments are not part of a source URL')
+  const blobUrl = azureBlobUrl(input, scheme, rest)
+  if (blobUrl) return blobUrl
   if (scheme !== 's3' && scheme !== 'gs' && scheme !== 'az') {
     bad(input, `the scheme "${m[1]}" is not supported`)
   }

@@ -44,5 +44,22 @@ describe('ingestgate demo', () => {
     ])
     expect(gcp.uploadedFiles).toHaveLength(gcp.objects)
     expect(gcp.uploadedFiles.some((f: string) => f.includes('IDENTIFIED'))).toBe(false)
+
+    // Azure, on the Resource Manager and Blob doubles: the live check waits out the propagation delay.
+    const azure = r.json!.result.azure
+    expect(azure.steps.map((s: {command: string; exitCode: number}) => `${s.command.split(' ').slice(1, 3).join(' ')} ${s.exitCode}`)).toEqual([
+      'grant render 0',
+      'grant apply 0',
+      'grant apply 0',
+      'check az://contosoimaging/archive/dicom 0',
+      'check az://contosoimaging/archive/dicom 0',
+      'ingest dicom 0',
+      'grant revoke 0',
+    ])
+    // 12 DICOM files under dicom/ (the empty one is reported, not uploaded); nothing of dicom-phi/.
+    expect(azure.uploadedFiles).toHaveLength(12)
+    expect(azure.uploadedFiles.some((f: string) => f.includes('identified'))).toBe(false)
+    // No token (a JWT) in anything the demo printed.
+    expect(r.stdout + r.stderr).not.toMatch(/eyJ[\w-]{10,}\.eyJ/)
   }, 240_000)
 })

@@ -20,7 +20,7 @@ describe('loadSite', () => {
       cluster: 'https://acme.flywheel.io/ingest',
       aws: {principal: 'arn:aws:iam::111122223333:role/ingest'},
       gcp: {principal: 'serviceAccount:ingest@vendor.iam.gserviceaccount.com'},
-      azure: {principalId: '0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0'},
+      azure: {principal: '0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0'},
     }
     expect(await loadSite(file('ok.json', JSON.stringify(site)))).toEqual(site)
   })
@@ -31,7 +31,7 @@ describe('loadSite', () => {
     ['missing principal', {aws: {}}, /aws\.principal: required field is missing/],
     ['bad role ARN', {aws: {principal: 'ingest-role'}}, /aws\.principal: not valid \(The ingest role ARN\.\)/],
     ['bare email for GCP', {gcp: {principal: 'ingest@vendor.iam.gserviceaccount.com'}}, /gcp\.principal: not valid/],
-    ['bad GUID', {azure: {principalId: 'not-a-guid'}}, /azure\.principalId: not valid/],
+    ['bad GUID', {azure: {principal: 'not-a-guid'}}, /azure\.principal: not valid/],
     ['non-http cluster', {cluster: 'ftp://x'}, /cluster: not valid/],
     ['wrong type', {aws: 'arn'}, /aws: must be object/],
   ])('names the field: %s', async (_name, content, message) => {
@@ -44,8 +44,8 @@ describe('loadSite', () => {
   })
 
   it('lists every problem, not only the first', async () => {
-    const err = await loadSite(file('many.json', JSON.stringify({aws: {principal: 'x'}, azure: {principalId: 'y'}}))).catch((e) => e)
+    const err = await loadSite(file('many.json', JSON.stringify({aws: {principal: 'x'}, azure: {principal: 'y'}}))).catch((e) => e)
     expect(err.message).toMatch(/aws\.principal/)
-    expect(err.message).toMatch(/azure\.principalId/)
+    expect(err.message).toMatch(/azure\.principal/)
   })
 })

@@ -14,6 +14,9 @@ describe('parseSource', () => {
     ['az://account1/container-1', {provider: 'az', account: 'account1', bucket: 'container-1', prefix: ''}],
     ['AZ://account1/container-1/dir/x', {provider: 'az', account: 'account1', bucket: 'container-1', prefix: 'dir/x', url: 'az://account1/container-1/dir/x'}],
     ['  s3://bucket/k  ', {bucket: 'bucket', prefix: 'k'}],
+    ['https://account1.blob.core.windows.net/container-1/dicom', {provider: 'az', account: 'account1', bucket: 'container-1', prefix: 'dicom', url: 'az://account1/container-1/dicom', endpoint: 'https://account1.blob.core.windows.net'}],
+    ['HTTPS://Account1.BLOB.core.usgovcloudapi.net/container-1', {provider: 'az', account: 'account1', url: 'az://account1/container-1', endpoint: 'https://account1.blob.core.usgovcloudapi.net'}],
+    ['https://account1.blob.core.chinacloudapi.cn/container-1/a%20b/', {provider: 'az', prefix: 'a b/', url: 'az://account1/container-1/a b/', endpoint: 'https://account1.blob.core.chinacloudapi.cn'}],
   ])('accepts %s', (input, expected) => {
     expect(parseSource(input)).toMatchObject(expected)
   })
@@ -21,6 +24,11 @@ describe('parseSource', () => {
   it.each([
     ['bucket/key', /does not start with a scheme/],
     ['http://bucket/key', /scheme "http" is not supported/],
+    ['https://example.com/container', /scheme "https" is not supported/],
+    ['https://account1.blob.core.windows.net', /container is missing/],
+    ['https://account1.blob.core.windows.net/container-1?sv=2024&sig=abc', /query strings/],
+    ['https://account1.blob.core.windows.net/container-1/%zz', /percent-encoding/],
+    ['https://account1.blob.core.windows.net/c1', /"https:\/\/account1\.blob\.core\.windows\.net\/c1": an Azure container name is 3 to 63/],
     ['s3://', /bucket name is missing/],
     ['s3://Bucket', /lower-case/],
     ['s3://ab', /3 to 63/],

@@ -20,11 +20,14 @@ export function registerApiKey(key: string | undefined): void {
 const PATTERNS: Array<[RegExp, string]> = [
   // SAS query parameters: the signature is the secret, but the whole token is sensitive.
   [/([?&]sig=)[^&\s"']+/gi, '$1[REDACTED]'],
-  [/(Authorization:?\s*"?\s*(?:Bearer|scitran-user)?\s*)[^\s"',]+/gi, '$1[REDACTED]'],
+  // Not an ARM resource id such as .../providers/Microsoft.Authorization/roleDefinitions/GUID.
+  [/(\bAuthorization(?!\/):?\s*"?\s*(?:Bearer|scitran-user)?\s*)[^\s"',]+/gi, '$1[REDACTED]'],
   [/((?:aws_)?secret_?access_?key"?\s*[:=]\s*"?)[A-Za-z0-9/+=]{40}/gi, '$1[REDACTED]'],
   [/((?:aws_)?session_?token"?\s*[:=]\s*"?)[A-Za-z0-9/+=]{100,}/gi, '$1[REDACTED]'],
   [/(X-Amz-Security-Token=)[^&\s"']+/g, '$1[REDACTED]'],
   [/(X-Amz-Signature=)[0-9a-f]+/g, '$1[REDACTED]'],
+  // A JWT (Microsoft Entra ID access tokens): header.payload.signature, base64url.
+  [/\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]+/g, '[REDACTED]'],
 ]
 
 /** Return `text` with every registered secret and every secret-shaped token replaced. */
