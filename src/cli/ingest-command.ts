@@ -1,7 +1,7 @@
 /**
- * The base of the `ingest` commands and their shared flags (the vendor CLI's names). Under --json an
- * ingest command prints one JSON object per line: the events while it follows, and its envelope as
- * the last line (so `--json` output is JSON Lines, whatever the command).
+ * The base of the `ingest` commands and their shared flags (the vendor CLI's names). Under --json the
+ * commands that emit events (the start commands, follow) print JSON Lines: the events, then the
+ * envelope as the last line; the others (list, status, report, abort, review) print one document.
  */
 import {Args, Flags} from '@oclif/core'
 
@@ -101,9 +101,15 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
     this.session = new IngestSession(this.ctx, this.jsonEnabled(), this.config.bin, this.config.version)
   }
 
-  /** One line, so that --json output is JSON Lines with the envelope last. */
+  /**
+   * Commands that emit events while they run (start with --follow, follow) print JSON Lines: each
+   * event, then the envelope, one line each. The others print one document, pretty like every command.
+   */
+  protected streamsEvents = false
+
   override logJson(json: unknown): void {
-    process.stdout.write(redact(JSON.stringify(json)) + '\n')
+    if (this.streamsEvents) process.stdout.write(redact(JSON.stringify(json)) + '\n')
+    else super.logJson(json)
   }
 
   protected override async finally(error: Error | undefined): Promise<unknown> {

@@ -157,6 +157,8 @@ describe('follow, abort, list, status, report', () => {
     expect(list.stdout).toBe(`STATUS       CREATED                   LABEL     URL\nconfiguring  2024-05-01T10:00:00.000Z  scripted  ${cluster.url}/ingests/${ID}\n`)
     const listJson = await runCli(['ingest', 'list', '--cluster', cluster.url, '--json'], {env})
     expect(listJson.json).toMatchObject({status: 0, result: [{id: ID, status: 'configuring', url: `${cluster.url}/ingests/${ID}`}]})
+    // One document, pretty-printed like every other command's (only event streams are JSON Lines).
+    expect(listJson.stdout).toBe(JSON.stringify(listJson.json, null, 2) + '\n')
 
     const status = await runCli(['ingest', 'status', `${cluster.url}/ingests/${ID}`], {env})
     expect(status.code).toBe(0)

@@ -26,8 +26,14 @@ export function ingestEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
   })
 }
 
-/** The lines of a --json run: events then the envelope last. */
+/**
+ * The JSON documents of a --json run: the events then the envelope last (JSON Lines, for the
+ * commands that stream events), or the one pretty-printed envelope of the others.
+ */
 export function jsonLines(stdout: string): any[] {
+  try {
+    return [JSON.parse(stdout)]
+  } catch {}
   return stdout
     .split('\n')
     .filter((l) => l.trim())

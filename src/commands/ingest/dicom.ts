@@ -27,6 +27,8 @@ export default class IngestDicom extends IngestCommand<StartSummary> {
     ...strictUidFlag,
   }
 
+  protected override streamsEvents = true
+
   async run(): Promise<StartSummary> {
     const {args, flags} = await this.parse(IngestDicom)
     return this.startFromFlags('dicom', args.src, flags, {group: args.group, project: args.project})

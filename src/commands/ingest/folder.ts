@@ -21,6 +21,8 @@ export default class IngestFolder extends IngestCommand<StartSummary> {
     ...forceScanFlag,
   }
 
+  protected override streamsEvents = true
+
   async run(): Promise<StartSummary> {
     const {args, flags} = await this.parse(IngestFolder)
     return this.startFromFlags('folder', args.src, flags)

@@ -26,6 +26,8 @@ export default class IngestFollow extends IngestCommand<FollowSummary> {
     ...saveFlags,
   }
 
+  protected override streamsEvents = true
+
   async run(): Promise<FollowSummary> {
     const {args, flags} = await this.parse(IngestFollow)
     const retryForMs = flags['retry-for'] === undefined ? undefined : parseDuration(flags['retry-for'], '--retry-for')

@@ -24,6 +24,8 @@ export default class IngestProject extends IngestCommand<StartSummary> {
     'deid-log-exists': Flags.boolean({description: 'The data has already been de-identified and contains a valid file.deid_log_id.', exclusive: ['de-identify']}),
   }
 
+  protected override streamsEvents = true
+
   async run(): Promise<StartSummary> {
     const {args, flags} = await this.parse(IngestProject)
     registerApiKey(args.key)

@@ -26,6 +26,8 @@ export default class IngestTemplate extends IngestCommand<StartSummary> {
     ...strictUidFlag,
   }
 
+  protected override streamsEvents = true
+
   async run(): Promise<StartSummary> {
     const {args, flags} = await this.parse(IngestTemplate)
     const [template, src] = args.src === undefined ? [undefined, args.template] : [args.template, args.src]
