@@ -60,4 +60,16 @@ describe('the provider seam', () => {
     const re = /(provider|scheme)\s*[!=]==?\s*'(s3|gs|az)'|'(s3|gs|az)'\s*[!=]==?|\/\^(s3|gs|az):/i
     expect(neutral.filter((f) => re.test(code(f.text))).map((f) => f.rel)).toEqual([])
   })
+
+  it('no provider imports another provider\'s folder or client', () => {
+    const offenders = files(SRC)
+      .map((p) => ({rel: relative(SRC, p), text: readFileSync(p, 'utf8')}))
+      .flatMap((f) => {
+        const own = CLOUDS.find((c) => f.rel.startsWith(`providers/${c}/`) || f.rel.startsWith(`clients/${c}`))
+        if (!own) return []
+        const others = CLOUDS.filter((c) => c !== own).join('|')
+        return new RegExp(`from '[./]*(providers/|clients/|\\.\\./)(${others})[/.'-]`).test(f.text) ? [f.rel] : []
+      })
+    expect(offenders).toEqual([])
+  })
 })

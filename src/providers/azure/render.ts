@@ -12,6 +12,7 @@ import {fileURLToPath} from 'node:url'
 
 import Mustache from 'mustache'
 
+import {hclString} from '../../core/literals.js'
 import {shellQuote} from '../../core/shell.js'
 import {UsageError} from '../../errors.js'
 import type {RenderResult} from '../types.js'
@@ -102,22 +103,6 @@ export function renderAzureGrant(spec: AzureGrantSpec, format: string, extras: R
 
 // ---------------------------------------------------------------------------------------------
 // Escaping, one function per format; each returns the complete literal, quotes included.
-
-/** An HCL quoted string that evaluates to exactly `value` (template introducers doubled). */
-export function hclString(value: string): string {
-  let out = ''
-  for (const ch of value) {
-    const cp = ch.codePointAt(0)!
-    if (ch === '\\') out += '\\\\'
-    else if (ch === '"') out += '\\"'
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029) out += `\\u${cp.toString(16).padStart(4, '0')}`
-    else out += ch
-  }
-  return `"${out.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{')}"`
-}
 
 /** A Bicep single-quoted string: `\\`, `\'`, `\$` (interpolation), and escaped line breaks. */
 export function bicepString(value: string): string {

@@ -6,9 +6,7 @@
  * it when missing; revoke removes the member from exactly those bindings and drops a binding only
  * when it is left without members. Every other binding, member and field stays as it was.
  */
-// The line diff is pure and cloud-neutral; it lives with the S3 policy code for now.
-import {diffPolicies} from '../aws/policy/policy.js'
-import type {IamPolicy} from '../aws/policy/types.js'
+import {diffDocuments, type DiffLine} from '../../core/diff.js'
 import {type IamCondition, prefixCondition, sameCondition} from './conditions.js'
 import {GRANTED_ROLES} from './roles.js'
 
@@ -145,7 +143,6 @@ export function samePolicy(a: BucketIamPolicy, b: BucketIamPolicy): boolean {
 }
 
 /** A readable line diff of the policy bodies (pretty JSON), with a little context. */
-export function diffBucketPolicies(before: BucketIamPolicy, after: BucketIamPolicy): Array<{op: ' ' | '+' | '-'; text: string}> {
-  // The line diff only stringifies its inputs; it is shared with the S3 bucket policy.
-  return diffPolicies(policyBody(before) as unknown as IamPolicy, policyBody(after) as unknown as IamPolicy)
+export function diffBucketPolicies(before: BucketIamPolicy, after: BucketIamPolicy): DiffLine[] {
+  return diffDocuments(policyBody(before), policyBody(after))
 }

@@ -14,7 +14,7 @@ import {UsageError} from '../../errors.js'
 import {directoryPrefix, type Source} from '../../source.js'
 import {shellQuote} from '../../core/shell.js'
 // HCL string escaping is cloud-neutral; it lives with the AWS render for now.
-import {hclString} from '../aws/render.js'
+import {hclString} from '../../core/literals.js'
 import type {RenderResult} from '../types.js'
 import {parseMember} from './member.js'
 import {grantBindings, mergeBindings, type WantedBinding} from './policy.js'

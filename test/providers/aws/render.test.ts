@@ -17,7 +17,8 @@ import {parsePolicyDocument} from '../../../src/providers/aws/policy/policy.js'
 import {AppError, ConfigError} from '../../../src/errors.js'
 import {type AwsGrantSpec, grantStatements, kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
 import {shellQuote} from '../../../src/core/shell.js'
-import {hclString, jsonString, RENDER_FORMATS, renderAwsGrant, yamlString} from '../../../src/providers/aws/render.js'
+import {hclString, jsonString, yamlString} from '../../../src/core/literals.js'
+import {RENDER_FORMATS, renderAwsGrant} from '../../../src/providers/aws/render.js'
 
 const require = createRequire(import.meta.url)
 const hcl = require('hcl2-parser') as {parseToObject(input: string): [unknown, unknown]}

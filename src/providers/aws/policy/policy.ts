@@ -6,6 +6,9 @@
  */
 import {Ajv, type ErrorObject, type ValidateFunction} from 'ajv'
 
+import {diffDocuments, type DiffLine} from '../../../core/diff.js'
+
+export type {DiffLine} from '../../../core/diff.js'
 import {ConfigError} from '../../../errors.js'
 import type {IamPolicy, IamStatement, PrincipalBlock, StringOrList} from './types.js'
 
@@ -21,10 +24,6 @@ export interface PolicyChange {
 }
 
 /** One line of a readable diff; `{op: ' ', text: '...'}` stands for unchanged lines left out. */
-export interface DiffLine {
-  op: ' ' | '+' | '-'
-  text: string
-}
 
 /** A statement found by a lint, by its 0-based position in the Statement list. */
 export interface StatementRef {
@@ -381,89 +380,5 @@ export function policySizeBytes(p: IamPolicy): number {
   return Buffer.byteLength(serialisePolicy(p), 'utf8')
 }
 
-const DIFF_CONTEXT = 3
-
-/**
- * A line diff of the two documents pretty-printed with 2 spaces, showing 3 unchanged lines around
- * each change and one `...` line for each run left out. Empty when the documents print the same;
- * null prints as nothing, so creating or deleting the policy shows as all `+` or all `-`.
- */
-export function diffPolicies(before: IamPolicy | null, after: IamPolicy | null): DiffLine[] {
-  const lines = (p: IamPolicy | null) => (p ? JSON.stringify(p, null, 2).split('\n') : [])
-  const all = lineDiff(lines(before), lines(after))
-  const near = all.map(() => false)
-  all.forEach((line, i) => {
-    if (line.op === ' ') return
-    for (let k = Math.max(0, i - DIFF_CONTEXT); k <= Math.min(all.length - 1, i + DIFF_CONTEXT); k++) near[k] = true
-  })
-  if (!near.includes(true)) return []
-  // Line numbers in the document before and after, so each hunk says where it is (@@ -a,n +b,m @@).
-  const at: Array<{a: number; b: number}> = []
-  let a = 1
-  let b = 1
-  for (const line of all) {
-    at.push({a, b})
-    if (line.op !== '+') a++
-    if (line.op !== '-') b++
-  }
-  const out: DiffLine[] = []
-  let i = 0
-  while (i < all.length) {
-    if (!near[i]) {
-      i++
-      continue
-    }
-    let end = i
-    while (end < all.length && near[end]) end++
-    const hunk = all.slice(i, end)
-    const aLen = hunk.filter((l) => l.op !== '+').length
-    const bLen = hunk.filter((l) => l.op !== '-').length
-    // As in unified diffs, an empty side names the line before it.
-    out.push({op: ' ', text: `@@ -${aLen ? at[i].a : at[i].a - 1},${aLen} +${bLen ? at[i].b : at[i].b - 1},${bLen} @@`}, ...hunk)
-    i = end
-  }
-  return out
-}
-
-/**
- * Longest-common-subsequence line diff, removals before additions within a change. The common head
- * and tail are cut first, so the quadratic table only covers the changed middle (documents are at
- * most 20 KB anyway).
- */
-function lineDiff(a: string[], b: string[]): DiffLine[] {
-  let head = 0
-  while (head < a.length && head < b.length && a[head] === b[head]) head++
-  let endA = a.length
-  let endB = b.length
-  while (endA > head && endB > head && a[endA - 1] === b[endB - 1]) {
-    endA--
-    endB--
-  }
-  const n = endA - head
-  const m = endB - head
-  const width = m + 1
-  // common[i * width + j]: LCS length of a[head+i .. endA) and b[head+j .. endB)
-  const common = new Uint32Array((n + 1) * width)
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) {
-      common[i * width + j] =
-        a[head + i] === b[head + j] ? common[(i + 1) * width + j + 1] + 1 : Math.max(common[(i + 1) * width + j], common[i * width + j + 1])
-    }
-  }
-  const same = (text: string): DiffLine => ({op: ' ', text})
-  const out = a.slice(0, head).map(same)
-  let i = 0
-  let j = 0
-  while (i < n || j < m) {
-    if (i < n && j < m && a[head + i] === b[head + j]) {
-      out.push(same(a[head + i]))
-      i++
-      j++
-    } else if (j >= m || (i < n && common[(i + 1) * width + j] >= common[i * width + j + 1])) {
-      out.push({op: '-', text: a[head + i++]})
-    } else {
-      out.push({op: '+', text: b[head + j++]})
-    }
-  }
-  return out.concat(a.slice(endA).map(same))
-}
+/** A readable diff of two policy documents (see core/diff.ts). */
+export const diffPolicies: (before: IamPolicy | null, after: IamPolicy | null) => DiffLine[] = diffDocuments
