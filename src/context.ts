@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {createInterface} from 'node:readline/promises'
 
 import type {AwsClientOptions, AwsClients} from './clients/aws/index.js'
+import type {GcpClientOptions, GcpClients} from './clients/gcp.js'
 import type {AzureClientOptions, AzureClients} from './clients/azure/index.js'
 import {ConfigError} from './errors.js'
 import {createUi, type Ui} from './output/ui.js'
@@ -26,6 +27,7 @@ export interface AppContext {
 
 export interface CloudClients {
   aws(options: AwsClientOptions): Promise<AwsClients>
+  gcp(options: GcpClientOptions): Promise<GcpClients>
   azure(options: AzureClientOptions): Promise<AzureClients>
 }
 
@@ -50,8 +52,10 @@ async function ttyConfirm(question: string, ui: Ui): Promise<boolean> {
   }
 }
 
-// A test replaces only the clouds it talks to: the other factories stay the real, lazy ones.
-export function createContext(overrides: Partial<Omit<AppContext, 'clients'>> & {clients?: Partial<CloudClients>; quiet?: boolean} = {}): AppContext {
+/** Overrides for tests: any field, and any subset of the client factories (the others stay real). */
+export type ContextOverrides = Partial<Omit<AppContext, 'clients'>> & {clients?: Partial<CloudClients>; quiet?: boolean}
+
+export function createContext(overrides: ContextOverrides = {}): AppContext {
   const env = overrides.env ?? process.env
   const ui = overrides.ui ?? createUi(process.stdout, process.stderr, env, overrides.quiet)
   return {
@@ -65,6 +69,10 @@ export function createContext(overrides: Partial<Omit<AppContext, 'clients'>> & 
       async aws(options) {
         const {createAwsClients} = await import('./clients/aws/index.js')
         return createAwsClients(options, env)
+      },
+      async gcp(options) {
+        const {createGcpClients} = await import('./clients/gcp.js')
+        return createGcpClients(options, env)
       },
       async azure(options) {
         const {createAzureClients} = await import('./clients/azure/index.js')

@@ -6,6 +6,7 @@
 import {ConfigError} from '../errors.js'
 import type {ProviderId} from '../source.js'
 import {awsFlags} from './aws/flags.js'
+import {gcpFlags} from './gcp/flags.js'
 import {azureFlags} from './azure/flags.js'
 import type {Provider, ProviderFlagSet} from './types.js'
 
@@ -16,7 +17,7 @@ interface Registration {
 
 const registry: Record<ProviderId, Registration | undefined> = {
   s3: {flags: awsFlags, load: async () => (await import('./aws/index.js')).awsProvider as Provider},
-  gs: undefined,
+  gs: {flags: gcpFlags, load: async () => (await import('./gcp/index.js')).gcpProvider as Provider},
   az: {flags: azureFlags, load: async () => (await import('./azure/index.js')).azureProvider as Provider},
 }
 
