@@ -74,6 +74,11 @@ export abstract class BaseCommand<T> extends Command {
     process.exitCode = code
   }
 
+  /** A warning for the envelope only, when the text already says it where a person reads it. */
+  protected noteWarning(text: string): void {
+    this.collectedWarnings.push(redact(text))
+  }
+
   override warn(input: string | Error): string | Error {
     const text = redact(typeof input === 'string' ? input : input.message)
     this.collectedWarnings.push(text)

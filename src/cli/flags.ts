@@ -47,7 +47,7 @@ export function cloudFlags(...groups: FlagGroup[]): FlagInput {
       return groups.map((g) => set[g]?.[name]).find(Boolean)!
     })
     const heading = ids.length > 1 ? 'STORAGE' : sets.get(ids[0])!.heading
-    const description = ids.length > 1 ? `${defs[0].description} (${ids.map((id) => sets.get(id)!.heading).join(', ')})` : defs[0].description
+    const description = ids.length > 1 ? `Per cloud: ${ids.map((id, i) => `${sets.get(id)!.heading}: ${defs[i].description}`).join(' ')}` : defs[0].description
     out[name] = {...defs[0], helpGroup: heading, description}
   }
   return out

@@ -8,7 +8,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -17,7 +17,7 @@ import type {AppContext} from '../context.js'
 import {AppError, ExitCode} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import {makeDicomSet} from './dicom.js'
-import type {DemoStep} from './flow.js'
+import {BIN, demoChildEnv, filesUnder, stepRunner, type DemoStep, type StepOptions} from './steps.js'
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47'
 const SUBSCRIPTION = '3f2a1b4c-5d6e-4f70-8192-a3b4c5d6e7f8'
@@ -32,7 +32,6 @@ const INGEST_APP_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d'
 /** How long the blob double waits before a new role assignment counts (Azure: up to 10 minutes). */
 const PROPAGATION_MS = 3000
 
-const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const EMULATORS = new URL('../../emulators/', import.meta.url)
 
 export interface AzureDemoResult {
@@ -41,13 +40,6 @@ export interface AzureDemoResult {
   objects: number
   steps: DemoStep[]
   uploadedFiles: string[]
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => {
-    const p = join(dir, e.name)
-    return e.isDirectory() ? filesUnder(p) : statSync(p).isFile() ? [p] : []
-  })
 }
 
 /** Run the Azure demo against fresh doubles; everything it started is stopped whatever happens. */
@@ -63,36 +55,15 @@ export async function runAzureDemo(ctx: AppContext, opts: {json: boolean}): Prom
   let cluster: ChildProcess | undefined
 
   const login = (oid: string, key: string, appid?: string) => JSON.stringify({oid, tid: TENANT, key, appid, subscription: SUBSCRIPTION})
-  const childEnv = (who: 'admin' | 'ingest'): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [k, v] of Object.entries(ctx.env)) if (!k.startsWith('AZURE_') && !k.startsWith('AWS_') && k !== 'NODE_ENV' && k !== 'MSI_ENDPOINT' && k !== 'IDENTITY_ENDPOINT') env[k] = v
-    return {
-      ...env,
-      PATH: `${fileURLToPath(new URL('azure-cli-standin', EMULATORS))}:${env.PATH ?? ''}`,
-      AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential',
+  // The stand-in `az` first on PATH hands out the token of the identity the child acts as.
+  const childEnv = (who: 'admin' | 'ingest') =>
+    demoChildEnv(ctx, scratch, apiKey, {
+      PATH: `${fileURLToPath(new URL('azure-cli-standin', EMULATORS))}:${ctx.env.PATH ?? ''}`,
       INGESTGATE_AZ_LOGIN: who === 'admin' ? login(ADMIN_OID, keys.admin) : login(AZURE_DEMO_PRINCIPAL, keys.ingest, INGEST_APP_ID),
       NODE_EXTRA_CA_CERTS: doubles!.caPath,
-      METADATA_SERVER_DETECTION: 'none',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      INGESTGATE_STATE_DIR: join(scratch, 'state'),
-      FLYWHEEL_USER_HOME: join(scratch, 'home'),
-      INGESTGATE_API_KEY: apiKey,
-      INGESTGATE_POLL_INTERVAL_MS: '250',
-      INGESTGATE_PROGRESS_INTERVAL_MS: '1000',
-    }
-  }
-  const run = (title: string, args: string[], who: 'admin' | 'ingest') =>
-    new Promise<void>((resolve, reject) => {
-      const shown = `ingestgate ${args.join(' ')}`
-      ui.info('\n' + ui.color.bold.cyan(`== ${title}`) + '\n' + ui.color.bold(`$ ${shown}`))
-      const child = spawn(process.execPath, [BIN, ...args], {env: childEnv(who), stdio: ['ignore', opts.json ? process.stderr : 'inherit', 'inherit']})
-      child.on('error', reject)
-      child.on('exit', (code) => {
-        steps.push({command: shown, exitCode: code ?? -1})
-        if (code === 0) resolve()
-        else reject(new AppError('DEMO_STEP_FAILED', `The demo step "${shown}" exited with ${code}.`, ExitCode.INTERNAL, {suggestions: ['Re-run the demo; if it fails again, report the output above.']}))
-      })
     })
+  const step = stepRunner(ctx, opts, steps)
+  const run = (title: string, args: string[], who: 'admin' | 'ingest', how?: StepOptions) => step(title, args, childEnv(who), how)
 
   try {
     ui.info(ui.color.bold('Starting the Azure test doubles (Resource Manager and Blob Storage, HTTPS on 127.0.0.1, RBAC enforced)'))
@@ -120,7 +91,7 @@ export async function runAzureDemo(ctx: AppContext, opts: {json: boolean}): Prom
 
     const where = ['--subscription', SUBSCRIPTION, '--resource-group', RESOURCE_GROUP, '--arm-endpoint', doubles.arm.url]
     const who = ['--principal', AZURE_DEMO_PRINCIPAL]
-    await run('Cloud admin: what would be assigned (no credentials, no network)', ['grant', 'render', AZURE_DEMO_SOURCE, ...who, '--subscription', SUBSCRIPTION, '--resource-group', RESOURCE_GROUP, '--format', 'cli'], 'admin')
+    await run('Cloud admin: what would be assigned (no credentials, no network)', ['grant', 'render', AZURE_DEMO_SOURCE, ...who, '--subscription', SUBSCRIPTION, '--resource-group', RESOURCE_GROUP, '--format', 'cli'], 'admin', {head: 14, saveAs: 'azure-grant.sh'})
     await run('Cloud admin: assign Storage Blob Data Reader at container scope, limited to dicom/', ['grant', 'apply', AZURE_DEMO_SOURCE, ...who, ...where, '--yes'], 'admin')
     await run('Cloud admin: apply again changes nothing', ['grant', 'apply', AZURE_DEMO_SOURCE, ...who, ...where, '--yes'], 'admin')
     await run('Cloud admin: evaluate the role assignments, deny assignments and firewall', ['check', AZURE_DEMO_SOURCE, ...who, ...where, '--sample', '4'], 'admin')

@@ -4,29 +4,22 @@
  * what they would see. moto runs with IAM authorisation on, so the ingest role really can only do
  * what its policies allow.
  */
-import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
 import type {AppContext} from '../context.js'
 import {startMotoServer, type MotoServer} from './moto.js'
-import {AppError, ExitCode} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import {makeDicomSet} from './dicom.js'
+import {demoChildEnv, filesUnder, stepRunner, type DemoStep, type StepOptions} from './steps.js'
 
 const ACCOUNT = '123456789012'
 export const DEMO_BUCKET = 'ingestgate-demo'
 export const DEMO_ROLE = `arn:aws:iam::${ACCOUNT}:role/vendor-ingest`
 const SOURCE = `s3://${DEMO_BUCKET}/dicom/`
 const ADMIN = {accessKeyId: 'testing', secretAccessKey: 'testing'}
-const BIN = new URL('../../bin/run.js', import.meta.url).pathname
-
-export interface DemoStep {
-  command: string
-  exitCode: number
-}
 
 export interface DemoResult {
   source: string
@@ -81,13 +74,6 @@ async function seed(endpoint: string): Promise<{kmsKey: string; objects: number}
   return {kmsKey, objects: files.length + 1}
 }
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => {
-    const p = join(dir, e.name)
-    return e.isDirectory() ? filesUnder(p) : statSync(p).isFile() ? [p] : []
-  })
-}
-
 /** Run the demo against fresh emulators; everything it started is stopped whatever happens. */
 export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<DemoResult> {
   const {ui} = ctx
@@ -98,43 +84,16 @@ export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<D
   let moto: MotoServer | undefined
   let cluster: {url: string; dataDir: string; stop(): Promise<void>} | undefined
 
-  // Every child sees only the emulator: no profile, no real credentials, no instance metadata, and
-  // its own state and vendor-CLI config directories.
-  const childEnv = (endpoint: string): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [k, v] of Object.entries(ctx.env)) if (!k.startsWith('AWS_') && k !== 'NODE_ENV') env[k] = v
-    return {
-      ...env,
+  // Every child sees only the emulator: the admin's keys for it, no profile, no instance metadata.
+  const childEnv = (endpoint: string) =>
+    demoChildEnv(ctx, scratch, apiKey, {
       AWS_ACCESS_KEY_ID: ADMIN.accessKeyId,
       AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: endpoint,
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      METADATA_SERVER_DETECTION: 'none',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      INGESTGATE_STATE_DIR: join(scratch, 'state'),
-      FLYWHEEL_USER_HOME: join(scratch, 'home'),
-      INGESTGATE_API_KEY: apiKey,
-      INGESTGATE_POLL_INTERVAL_MS: '250',
-      INGESTGATE_PROGRESS_INTERVAL_MS: '1000',
-    }
-  }
-
-  const run = (title: string, args: string[], endpoint: string) =>
-    new Promise<void>((resolve, reject) => {
-      const shown = `ingestgate ${args.join(' ')}`
-      ui.info('\n' + ui.color.bold.cyan(`== ${title}`) + '\n' + ui.color.bold(`$ ${shown}`))
-      // Under --json the demo's own stdout is reserved for its result: the children talk on stderr.
-      const child = spawn(process.execPath, [BIN, ...args], {env: childEnv(endpoint), stdio: ['ignore', opts.json ? process.stderr : 'inherit', 'inherit']})
-      child.on('error', reject)
-      child.on('exit', (code) => {
-        steps.push({command: shown, exitCode: code ?? -1})
-        if (code === 0) resolve()
-        else reject(new AppError('DEMO_STEP_FAILED', `The demo step "${shown}" exited with ${code}.`, ExitCode.INTERNAL, {suggestions: ['Re-run the demo; if it fails again, report the output above.']}))
-      })
     })
+  const step = stepRunner(ctx, opts, steps)
+  const run = (title: string, args: string[], endpoint: string, how?: StepOptions) => step(title, args, childEnv(endpoint), how)
 
   try {
     ui.info(ui.color.bold('Starting a local AWS emulator (moto, with IAM authorisation on)'))
@@ -146,7 +105,7 @@ export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<D
     ui.info(`an unrelated existing bucket-policy statement, and the vendor's ingest role ${DEMO_ROLE}.`)
 
     const who = ['--principal', DEMO_ROLE]
-    await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'cli'], endpoint)
+    await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'cli'], endpoint, {head: 12, saveAs: 'aws-grant.sh'})
     await run('Cloud admin: grant the ingest role read access (merge, back up, verify)', ['grant', 'apply', SOURCE, ...who, '--yes'], endpoint)
     await run('Cloud admin: apply again changes nothing', ['grant', 'apply', SOURCE, ...who, '--yes'], endpoint)
     await run('Support: prove every call the cluster makes, statically and live as the role', ['check', SOURCE, ...who, '--live', '--assume-role', DEMO_ROLE, '--sample', '5'], endpoint)

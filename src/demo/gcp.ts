@@ -6,7 +6,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 
@@ -14,23 +14,18 @@ import type {AppContext} from '../context.js'
 import {AppError, ExitCode} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import {makeDicomSet} from './dicom.js'
+import {BIN, demoChildEnv, filesUnder, stepRunner, type DemoStep, type StepOptions} from './steps.js'
 
 export const GCP_DEMO_BUCKET = 'ingestgate-demo-scans'
 export const GCP_DEMO_MEMBER = 'serviceAccount:vendor-ingest@vendor-project.iam.gserviceaccount.com'
 const SOURCE = `gs://${GCP_DEMO_BUCKET}/dicom/`
-const BIN = new URL('../../bin/run.js', import.meta.url).pathname
 const DOUBLE = new URL('../../emulators/gcs-double.mjs', import.meta.url).href
-
-export interface GcpDemoStep {
-  command: string
-  exitCode: number
-}
 
 export interface GcpDemoResult {
   source: string
   principal: string
   objects: number
-  steps: GcpDemoStep[]
+  steps: DemoStep[]
   uploadedFiles: string[]
 }
 
@@ -45,13 +40,6 @@ interface Double {
   stop(): Promise<void>
 }
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => {
-    const p = join(dir, e.name)
-    return e.isDirectory() ? filesUnder(p) : statSync(p).isFile() ? [p] : []
-  })
-}
-
 /** Run the GCS demo on a fresh double; everything it started is stopped whatever happens. */
 export async function runGcpDemo(ctx: AppContext, opts: {json: boolean}): Promise<GcpDemoResult> {
   const {ui} = ctx
@@ -62,47 +50,20 @@ export async function runGcpDemo(ctx: AppContext, opts: {json: boolean}): Promis
   for (const s of [apiKey, adminToken, ingestToken]) registerSecret(s)
   const admin = 'user:admin@customer.example'
   const email = GCP_DEMO_MEMBER.slice('serviceAccount:'.length)
-  const steps: GcpDemoStep[] = []
+  const steps: DemoStep[] = []
   let double: Double | undefined
   let cluster: ChildProcess | undefined
 
-  // Every child sees only the double: no Google, AWS or Azure credentials of the machine, never a
-  // metadata server, its own state and vendor-CLI directories.
-  const childEnv = (token: string): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {}
-    for (const [k, v] of Object.entries(ctx.env)) if (!/^(AWS_|GOOGLE_|CLOUDSDK_|AZURE_|GCE_)/.test(k) && k !== 'NODE_ENV') env[k] = v
-    return {
-      ...env,
+  // Every child sees only the double, with the token of the identity it acts as.
+  const childEnv = (token: string) =>
+    demoChildEnv(ctx, scratch, apiKey, {
       GOOGLE_OAUTH_ACCESS_TOKEN: token,
-      METADATA_SERVER_DETECTION: 'none',
       CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS: `${double!.url}/`,
       CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: `${double!.url}/`,
       INGESTGATE_GCP_TOKENINFO_URL: `${double!.url}/tokeninfo`,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AZURE_TOKEN_CREDENTIALS: 'AzureCliCredential',
-      INGESTGATE_STATE_DIR: join(scratch, 'state'),
-      FLYWHEEL_USER_HOME: join(scratch, 'home'),
-      INGESTGATE_API_KEY: apiKey,
-      INGESTGATE_CLUSTER_API_KEY: apiKey,
-      INGESTGATE_POLL_INTERVAL_MS: '250',
-      INGESTGATE_PROGRESS_INTERVAL_MS: '1000',
-    }
-  }
-
-  const run = (title: string, args: string[], token = adminToken) =>
-    new Promise<void>((resolve, reject) => {
-      const shown = `ingestgate ${args.join(' ')}`
-      ui.info('\n' + ui.color.bold.cyan(`== ${title}`) + '\n' + ui.color.bold(`$ ${shown}`))
-      const child = spawn(process.execPath, [BIN, ...args], {env: childEnv(token), stdio: ['ignore', opts.json ? process.stderr : 'inherit', 'inherit']})
-      child.on('error', reject)
-      child.on('exit', (code) => {
-        steps.push({command: shown, exitCode: code ?? -1})
-        if (code === 0) resolve()
-        else reject(new AppError('DEMO_STEP_FAILED', `The demo step "${shown}" exited with ${code}.`, ExitCode.INTERNAL, {suggestions: ['Re-run the demo; if it fails again, report the output above.']}))
-      })
     })
+  const step = stepRunner(ctx, opts, steps)
+  const run = (title: string, args: string[], token = adminToken, how?: StepOptions) => step(title, args, childEnv(token), how)
 
   /** `cluster serve` as its own process, with the ingest service account's own credentials. */
   const startClusterProcess = (endpoint: string) =>
@@ -143,7 +104,7 @@ export async function runGcpDemo(ctx: AppContext, opts: {json: boolean}): Promis
 
     const who = ['--principal', GCP_DEMO_MEMBER]
     const at = ['--endpoint-url', endpoint]
-    await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'terraform'])
+    await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'terraform'], adminToken, {head: 16, saveAs: 'gcp-grant.tf'})
     await run('Cloud admin: grant the ingest service account read access (merge, back up, write with the etag)', ['grant', 'apply', SOURCE, ...who, ...at, '--yes'])
     await run('Cloud admin: apply again changes nothing (no setIamPolicy call)', ['grant', 'apply', SOURCE, ...who, ...at, '--yes'])
     await run('Support: prove every call the cluster makes, statically and live as the service account', ['check', SOURCE, ...who, ...at, '--live', '--impersonate-principal', '--sample', '5'])

@@ -31,7 +31,8 @@ The cloud flags (--profile, --region, --endpoint-url, ...) are the same as apply
       })
     }
     const rendered = await provider.render(req, flags.format)
-    for (const note of rendered.notes ?? []) this.warn(note)
+    // The rendered text carries its notes (as comments); --json users get them as warnings.
+    for (const note of rendered.notes ?? []) this.noteWarning(note)
     if (!this.jsonEnabled()) this.ctx.ui.out(rendered.text)
     return rendered
   }
