@@ -61,6 +61,7 @@ describe('the CLI', () => {
     [['grant', 'render', 's3://acme-imaging', '--principal', 'arn:aws:iam::111122223333:root'], 3, 'BAD_PRINCIPAL', /whole account/],
     [['grant', 'render', 's3://acme-imaging', '--principal', 'AROAEXAMPLEEXAMPLE123'], 3, 'BAD_PRINCIPAL', /unique id/],
     [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--kms-key', 'alias/data'], 3, 'BAD_KMS_KEY', /alias/],
+    [['grant', 'render', 'az://acmeimaging/scans', '--principal', 'arn:aws:iam::111122223333:role/ingest'], 3, 'BAD_PRINCIPAL', /an AWS ARN; az:\/\/ needs the object id/],
     [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--site', '/nonexistent/site.json'], 3, 'BAD_SITE_FILE', /does not exist/],
     [['grant', 'render', 's3://acme-imaging', '--principal', ROLE, '--format', 'yaml'], 2, 'BAD_FORMAT', /yaml.*json, terraform, cloudformation, cli/s],
     [['grant', 'render', 's3://acme-imaging', '--bogus'], 2, 'USAGE', /bogus/],

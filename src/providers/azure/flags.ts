@@ -13,6 +13,6 @@ export const azureFlags: ProviderFlagSet = {
     'resource-group': Flags.string({description: 'Resource group of the storage account (default: found by listing the subscription\'s accounts).', helpValue: 'NAME', helpGroup: 'AZURE'}),
     tenant: Flags.string({description: 'Microsoft Entra tenant id to take tokens from (default: the credentials\' own; the site file\'s azure.tenantId).', helpValue: 'ID', helpGroup: 'AZURE'}),
     'arm-endpoint': Flags.string({description: 'Azure Resource Manager endpoint, for sovereign clouds (default: https://management.azure.com).', helpValue: 'URL', helpGroup: 'AZURE'}),
-    'endpoint-url': Flags.string({description: 'Storage endpoint URL: a private or sovereign endpoint or an emulator (Azure: the blob endpoint, default the account\'s primaryEndpoints.blob).', helpValue: 'URL', helpGroup: 'AZURE'}),
+    'endpoint-url': Flags.string({description: 'The blob endpoint, https only (a private or sovereign one, a test double); default: the account\'s primaryEndpoints.blob, else https://ACCOUNT.blob.core.windows.net.', helpValue: 'URL', helpGroup: 'AZURE'}),
   },
 }
