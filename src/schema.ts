@@ -32,9 +32,9 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
       case 'required':
         return `${at === '(top level)' ? '' : at + '.'}${(e.params as {missingProperty: string}).missingProperty}: required field is missing`
       case 'pattern':
-        return `${at}: ${e.parentSchema && (e.parentSchema as {description?: string}).description ? `not valid (${(e.parentSchema as {description: string}).description})` : 'has the wrong format'}`
+        return `${at}: ${JSON.stringify(e.data)} ${e.parentSchema && (e.parentSchema as {description?: string}).description ? `is not valid (${(e.parentSchema as {description: string}).description})` : 'has the wrong format'}`
       default:
-        return `${at}: ${e.message}`
+        return `${at}: ${e.data === undefined || typeof e.data === 'object' ? '' : `${JSON.stringify(e.data)} `}${e.message}`
     }
   })
 }

@@ -16,6 +16,15 @@ export interface SiteFile {
   azure?: {principal: string; applicationId?: string; tenantId?: string}
 }
 
+/** " at line L, column C" for a JSON.parse error that names a position (Node says "at position N"). */
+function jsonErrorPlace(text: string, error: Error): string {
+  const m = /at position (\d+)/.exec(error.message)
+  if (!m) return ''
+  const before = text.slice(0, Number(m[1]))
+  const line = before.split('\n').length
+  return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`
+}
+
 /**
  * Read and validate a site file.
  * @throws ConfigError BAD_SITE_FILE (exit 3) naming the file and every invalid field.
@@ -34,7 +43,7 @@ export async function loadSite(path: string): Promise<SiteFile> {
   try {
     data = JSON.parse(text)
   } catch (error) {
-    throw new ConfigError('BAD_SITE_FILE', `Site file ${path} is not valid JSON: ${(error as Error).message}.`, {
+    throw new ConfigError('BAD_SITE_FILE', `Site file ${path} is not valid JSON${jsonErrorPlace(text, error as Error)}: ${(error as Error).message}.`, {
       suggestions: ['Fix the JSON syntax, or ask support for a fresh copy of the site file.'],
     })
   }

@@ -109,20 +109,43 @@ function prefixProblem(prefix: string): string | undefined {
 }
 
 /**
+ * The source an S3 or Cloud Storage web URL names, for the "did you mean": virtual-hosted
+ * (`https://B.s3.REGION.amazonaws.com/KEY`), path-style (`https://s3.REGION.amazonaws.com/B/KEY`)
+ * and `https://storage.googleapis.com/B/OBJECT`.
+ */
+function storageUrlMeaning(scheme: string, rest: string): string | undefined {
+  if (scheme !== 'https' && scheme !== 'http') return undefined
+  const slash = rest.indexOf('/')
+  const host = (slash === -1 ? rest : rest.slice(0, slash)).toLowerCase()
+  const path = slash === -1 ? '' : rest.slice(slash + 1)
+  const virtual = /^(.+)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$/.exec(host)
+  if (virtual) return `s3://${virtual[1]}/${path}`.replace(/\/$/, '')
+  if (/^s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$/.test(host) && path) return `s3://${path}`
+  if ((host === 'storage.googleapis.com' || host === 'storage.cloud.google.com') && path) return `gs://${path}`
+  return undefined
+}
+
+/**
  * Parse and validate a source URL.
  * @throws ConfigError (exit 3) naming what is wrong and the accepted forms.
  */
 export function parseSource(input: string): Source {
   const raw = input.trim()
   const m = /^([A-Za-z0-9]+):\/\/(.*)$/s.exec(raw)
-  if (!m) bad(input, 'it does not start with a scheme such as s3://')
+  if (!m) {
+    // s3:/bucket, s3:bucket: the scheme is there but not its two slashes.
+    const near = /^(s3|gs|az):\/?([^/].*)$/i.exec(raw)
+    if (near) bad(input, 'the scheme needs two slashes', [`Did you mean ${near[1].toLowerCase()}://${near[2]} ?`, ...BAD_URL_HELP])
+    bad(input, 'it does not start with a scheme such as s3://')
+  }
   const scheme = m[1].toLowerCase()
   const rest = m[2]
   if (rest.includes('?') || rest.includes('#')) bad(input, 'query strings and fragments are not part of a source URL')
   const blobUrl = azureBlobUrl(input, scheme, rest)
   if (blobUrl) return blobUrl
   if (scheme !== 's3' && scheme !== 'gs' && scheme !== 'az') {
-    bad(input, `the scheme "${m[1]}" is not supported`)
+    const meant = storageUrlMeaning(scheme, rest)
+    bad(input, `the scheme "${m[1]}" is not supported`, meant ? [`Did you mean ${meant} ?`, ...BAD_URL_HELP] : BAD_URL_HELP)
   }
 
   const provider = scheme as ProviderId

@@ -29,10 +29,10 @@ describe('loadSite', () => {
     ['unknown top-level field', {clusterr: 'https://x'}, /clusterr: unknown field/],
     ['unknown nested field', {aws: {principal: 'arn:aws:iam::111122223333:role/x', role: 'y'}}, /aws\.role: unknown field/],
     ['missing principal', {aws: {}}, /aws\.principal: required field is missing/],
-    ['bad role ARN', {aws: {principal: 'ingest-role'}}, /aws\.principal: not valid \(The ingest role ARN\.\)/],
-    ['bare email for GCP', {gcp: {principal: 'ingest@vendor.iam.gserviceaccount.com'}}, /gcp\.principal: not valid/],
-    ['bad GUID', {azure: {principal: 'not-a-guid'}}, /azure\.principal: not valid/],
-    ['non-http cluster', {cluster: 'ftp://x'}, /cluster: not valid/],
+    ['bad role ARN', {aws: {principal: 'ingest-role'}}, /aws\.principal: "ingest-role" is not valid \(The ingest role ARN\.\)/],
+    ['bare email for GCP', {gcp: {principal: 'ingest@vendor.iam.gserviceaccount.com'}}, /gcp\.principal: "ingest@vendor\.iam\.gserviceaccount\.com" is not valid/],
+    ['bad GUID', {azure: {principal: 'not-a-guid'}}, /azure\.principal: "not-a-guid" is not valid/],
+    ['non-http cluster', {cluster: 'ftp://x'}, /cluster: "ftp:\/\/x" is not valid/],
     ['wrong type', {aws: 'arn'}, /aws: must be object/],
   ])('names the field: %s', async (_name, content, message) => {
     await expect(loadSite(file('bad.json', JSON.stringify(content)))).rejects.toMatchObject({code: 'BAD_SITE_FILE', exitCode: 3, message})
@@ -40,6 +40,8 @@ describe('loadSite', () => {
 
   it('reports invalid JSON and a missing file without a stack trace', async () => {
     await expect(loadSite(file('syntax.json', '{"aws": '))).rejects.toMatchObject({code: 'BAD_SITE_FILE', message: /not valid JSON/})
+    // Where the syntax error is, as an editor counts: line and column.
+    await expect(loadSite(file('syntax2.json', '{\n  "cluster": "https://x",\n  "aws": {"principal" "arn"}\n}'))).rejects.toMatchObject({message: /not valid JSON at line 3, column 22/})
     await expect(loadSite(join(dir, 'nope.json'))).rejects.toMatchObject({code: 'BAD_SITE_FILE', message: /does not exist/})
   })
 

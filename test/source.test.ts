@@ -66,3 +66,16 @@ describe('parseSource', () => {
     expect((error as ConfigError).suggestions.length).toBeGreaterThan(0)
   })
 })
+
+describe('parseSource: near misses say what was meant', () => {
+  it.each([
+    ['s3:/acme-imaging/dicom', 's3://acme-imaging/dicom'],
+    ['S3:acme-imaging', 's3://acme-imaging'],
+    ['https://acme-imaging.s3.amazonaws.com/dicom/a.dcm', 's3://acme-imaging/dicom/a.dcm'],
+    ['https://acme-imaging.s3.eu-west-1.amazonaws.com/dicom', 's3://acme-imaging/dicom'],
+    ['https://s3.us-east-1.amazonaws.com/acme-imaging/dicom', 's3://acme-imaging/dicom'],
+    ['https://storage.googleapis.com/acme-scans/dicom', 'gs://acme-scans/dicom'],
+  ])('%s: did you mean %s', (input, meant) => {
+    expect(() => parseSource(input)).toThrow(expect.objectContaining({code: 'BAD_SOURCE', exitCode: 3, suggestions: expect.arrayContaining([`Did you mean ${meant} ?`])}))
+  })
+})
