@@ -24,6 +24,8 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
   // An if/then failure only says that a branch failed; the branch's own errors say what and where.
   return (errors ?? []).filter((e) => e.keyword !== 'if').map((e) => {
     const at = e.instancePath ? e.instancePath.slice(1).replaceAll('/', '.') : '(top level)'
+    // The value is quoted so the user sees what is wrong with it, unless the field may hold a secret.
+    const value = (v: unknown) => (/key|token|secret|password|sig/i.test(at) || v === undefined || typeof v === 'object' ? '' : `${JSON.stringify(v)} `)
     switch (e.keyword) {
       case 'enum':
         return `${at}: ${JSON.stringify(e.data)} is not one of ${(e.params as {allowedValues: unknown[]}).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
@@ -32,9 +34,9 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
       case 'required':
         return `${at === '(top level)' ? '' : at + '.'}${(e.params as {missingProperty: string}).missingProperty}: required field is missing`
       case 'pattern':
-        return `${at}: ${JSON.stringify(e.data)} ${e.parentSchema && (e.parentSchema as {description?: string}).description ? `is not valid (${(e.parentSchema as {description: string}).description})` : 'has the wrong format'}`
+        return `${at}: ${value(e.data)}${e.parentSchema && (e.parentSchema as {description?: string}).description ? `is not valid (${(e.parentSchema as {description: string}).description})` : 'has the wrong format'}`
       default:
-        return `${at}: ${e.data === undefined || typeof e.data === 'object' ? '' : `${JSON.stringify(e.data)} `}${e.message}`
+        return `${at}: ${value(e.data)}${e.message}`
     }
   })
 }

@@ -80,12 +80,12 @@ describe('bad input: a 4xx with a clear message, and nothing changes', () => {
     ['an unknown strategy', vendorCreateBody('s3://bkt/dir', {strategy_name: 'magic'}), 400, /strategy_name: "magic" is not one of "dicom", "folder", "template", "project"/],
     ['a missing group', {...vendorCreateBody('s3://bkt/dir'), strategy_config: {strategy_name: 'dicom', project: 'prj'}}, 400, /strategy_config\.group: required field is missing/],
     ['a missing project', {...vendorCreateBody('s3://bkt/dir'), strategy_config: {strategy_name: 'dicom', group: 'grp'}}, 400, /strategy_config\.project: required field is missing/],
-    ['an invalid group id', vendorCreateBody('s3://bkt/dir', {group: 'Bad Group!'}), 400, /strategy_config\.group: not valid \(a group id is 2 to 32 lower-case/],
+    ['an invalid group id', vendorCreateBody('s3://bkt/dir', {group: 'Bad Group!'}), 400, /strategy_config\.group: "Bad Group!" is not valid \(a group id is 2 to 32 lower-case/],
     ['a one-letter group id', vendorCreateBody('s3://bkt/dir', {group: 'g'}), 400, /strategy_config\.group/],
     ['no config', {strategy_config: {strategy_name: 'dicom', group: 'grp', project: 'prj'}}, 400, /config: required field is missing/],
     ['a source that is not a URL', vendorCreateBody('bucket/dir'), 400, /config\.src_fs/],
     ['a source URL with a bad bucket', vendorCreateBody('s3://Bad_Bucket/dir'), 400, /src_fs: Invalid source URL/],
-    ['a config field of the wrong type', vendorCreateBody('s3://bkt/dir', {}, {assume_yes: 'yes'}), 400, /config\.assume_yes: must be boolean/],
+    ['a config field of the wrong type', vendorCreateBody('s3://bkt/dir', {}, {assume_yes: 'yes'}), 400, /config\.assume_yes: "yes" must be boolean/],
   ])('POST /ingests with %s', async (_what, body, status, message) => {
     const before = await snapshot()
     const r = await api.call('POST', '/ingests', body, {'Content-Type': 'application/json'})
