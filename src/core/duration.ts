@@ -58,3 +58,30 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = {}): number
   const max = opts.maxMs ?? 30_000
   return Math.min(max, initial * factor ** Math.max(0, attempt - 1))
 }
+
+/**
+ * --wait: re-run what still fails, with backoff, until nothing does or `waitMs` is up, saying each
+ * round and the outcome on `info`. `round` re-runs the pending calls (and may add more, e.g. the
+ * object reads a listing that now passes makes possible). Nothing happens when `waitMs` is 0.
+ */
+export async function retryFailing<T>(
+  opts: {waitMs: number; backoff?: BackoffOptions; waitingFor: string},
+  info: (line: string) => void,
+  failing: () => T[],
+  describe: (pending: T[]) => string,
+  round: (pending: T[]) => Promise<void>,
+): Promise<void> {
+  if (opts.waitMs <= 0) return
+  const started = Date.now()
+  for (let n = 1; ; n++) {
+    const pending = failing()
+    const elapsed = Date.now() - started
+    if (pending.length === 0 || elapsed >= opts.waitMs) break
+    const delay = Math.min(backoffDelay(n, opts.backoff), opts.waitMs - elapsed)
+    info(`Waiting for ${opts.waitingFor}: ${pending.length} call(s) still failing after ${formatDuration(elapsed)}: ${describe(pending)}; next try in ${formatDuration(delay)} (gives up after ${formatDuration(opts.waitMs)}).`)
+    await new Promise((resolve) => setTimeout(resolve, delay))
+    await round(pending)
+  }
+  const still = failing().length
+  info(still === 0 ? `All live calls pass after ${formatDuration(Date.now() - started)}.` : `Gave up waiting after ${formatDuration(Date.now() - started)}: ${still} call(s) still failing.`)
+}

@@ -9,7 +9,7 @@ import {classifyProbeError, type ProbeFailure} from '../../clients/aws/errors.js
 import type {AwsClients, ObjectProbe} from '../../clients/aws/index.js'
 import type {AppContext} from '../../context.js'
 import type {RemedyContext} from './policy/access.js'
-import {backoffDelay, formatDuration} from '../../core/duration.js'
+import {retryFailing} from '../../core/duration.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import type {CheckRow, Finding, Outcome} from '../../core/verdict.js'
 import {AppError, ConfigError} from '../../errors.js'
@@ -269,18 +269,7 @@ export async function runLiveLayer(
   // A refusal is retried, and so is a call that did not complete (network, throttling).
   const failing = () =>
     probes.filter((p) => p.result && !p.result.ok && (toRow(p).outcome === 'fail' || ['network', 'throttled'].includes(p.result.failure.cause)))
-  const started = Date.now()
-  for (let n = 1; opts.waitMs > 0; n++) {
-    const pending = failing()
-    const elapsed = Date.now() - started
-    if (pending.length === 0 || elapsed >= opts.waitMs) break
-    const delay = Math.min(backoffDelay(n, opts.backoff), opts.waitMs - elapsed)
-    const shown = pending.slice(0, 4).map((p) => `${p.operation} ${p.resource} (${p.result && !p.result.ok ? p.result.failure.cause : ''})`)
-    ctx.ui.info(
-      `Waiting for access to propagate: ${pending.length} call(s) still failing after ${formatDuration(elapsed)}: ${shown.join(', ')}${pending.length > shown.length ? `, and ${pending.length - shown.length} more` : ''}; next try in ${formatDuration(delay)} (gives up after ${formatDuration(opts.waitMs)}).`,
-    )
-    await new Promise((resolve) => setTimeout(resolve, delay))
-    await runAll(pending)
+  const more = async () => {
     if (!sample && listed && listProbe.result?.ok) {
       sample = spreadSample(listed, opts.sample)
       const before = probes.length
@@ -288,10 +277,20 @@ export async function runLiveLayer(
       await runAll(probes.slice(before))
     }
   }
-  if (opts.waitMs > 0) {
-    const still = failing().length
-    ctx.ui.info(still === 0 ? `All live calls pass after ${formatDuration(Date.now() - started)}.` : `Gave up waiting after ${formatDuration(Date.now() - started)}: ${still} call(s) still failing.`)
-  }
+  await retryFailing(
+    {waitMs: opts.waitMs, backoff: opts.backoff, waitingFor: 'access to propagate'},
+    (line) => ctx.ui.info(line),
+    failing,
+    (pending) => {
+      const shown = pending.slice(0, 4).map((p) => `${p.operation} ${p.resource} (${p.result && !p.result.ok ? p.result.failure.cause : ''})`)
+      return `${shown.join(', ')}${pending.length > shown.length ? `, and ${pending.length - shown.length} more` : ''}`
+    },
+    async (pending) => {
+      await runAll(pending)
+      await more()
+    },
+  )
+
 
   // Rows.
   for (const p of probes) {

@@ -8,7 +8,7 @@
  */
 import type {AzureClients, BlobObject} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
-import {backoffDelay, formatDuration} from '../../core/duration.js'
+import {formatDuration, retryFailing} from '../../core/duration.js'
 import {shellWord} from '../../core/shell.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import {buildResult, type CheckResult, type CheckRow, type Finding, type Layer, type Outcome} from '../../core/verdict.js'
@@ -262,26 +262,22 @@ async function runLive(ctx: AppContext, req: AzureRequest, opts: CheckOptions, s
     return {operation: p.operation, resource: p.resource, layer: 'live', ...liveFailure(p, r.error, req), decidedBy: [`${p.call}: ${azureCode(r.error)}${r.error.data?.httpStatus ? ` (HTTP ${r.error.data.httpStatus})` : ''}`]}
   }
   const failing = () => probes.filter((p) => p.result && !p.result.ok && (toRow(p).outcome === 'fail' || ['network', 'throttled'].includes(p.result.error.kind ?? '')))
-  const started = Date.now()
-  for (let n = 1; opts.waitMs > 0; n++) {
-    const pending = failing()
-    const elapsed = Date.now() - started
-    if (pending.length === 0 || elapsed >= opts.waitMs) break
-    const delay = Math.min(backoffDelay(n, opts.backoff), opts.waitMs - elapsed)
-    ctx.ui.info(`Waiting for the role assignment to propagate: ${pending.length} call(s) still failing after ${formatDuration(elapsed)} (${pending.slice(0, 3).map((p) => `${p.operation} ${p.resource}: ${p.result && !p.result.ok ? azureCode(p.result.error) : ''}`).join(', ')}); next try in ${formatDuration(delay)} (gives up after ${formatDuration(opts.waitMs)}).`)
-    await new Promise((resolve) => setTimeout(resolve, delay))
-    await runAll(pending)
-    if (!sample && listed && listProbe.result?.ok) {
-      sample = spreadSample(listed, opts.sample)
-      const before = probes.length
-      addObjects(sample)
-      await runAll(probes.slice(before))
-    }
-  }
-  if (opts.waitMs > 0) {
-    const still = failing().length
-    ctx.ui.info(still === 0 ? `All live calls pass after ${formatDuration(Date.now() - started)}.` : `Gave up waiting after ${formatDuration(Date.now() - started)}: ${still} call(s) still failing.`)
-  }
+  await retryFailing(
+    {waitMs: opts.waitMs, backoff: opts.backoff, waitingFor: 'the role assignment to propagate'},
+    (line) => ctx.ui.info(line),
+    failing,
+    (pending) => pending.slice(0, 3).map((p) => `${p.operation} ${p.resource}: ${p.result && !p.result.ok ? azureCode(p.result.error) : ''}`).join(', '),
+    async (pending) => {
+      await runAll(pending)
+      if (!sample && listed && listProbe.result?.ok) {
+        sample = spreadSample(listed, opts.sample)
+        const before = probes.length
+        addObjects(sample)
+        await runAll(probes.slice(before))
+      }
+    },
+  )
+
   const rows = probes.map(toRow)
   if (!sample) {
     const cause = listProbe.result && !listProbe.result.ok ? `no blobs to read: the listing was refused (${azureCode(listProbe.result.error)})` : 'no blobs to read'

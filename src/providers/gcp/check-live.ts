@@ -7,7 +7,7 @@
 import {classifyGcpError, type GcpFailure} from '../../clients/gcp-errors.js'
 import type {GcpClients} from '../../clients/gcp.js'
 import type {AppContext} from '../../context.js'
-import {backoffDelay, formatDuration} from '../../core/duration.js'
+import {retryFailing} from '../../core/duration.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
 import type {CheckRow, Finding, Outcome} from '../../core/verdict.js'
 import {ConfigError} from '../../errors.js'
@@ -171,21 +171,16 @@ export async function runGcpLive(
   }
 
   const failing = () => probes.filter((p) => p.result && !p.result.ok && (toRow(p).outcome === 'fail' || ['network', 'throttled'].includes(p.result.failure.cause)))
-  const started = Date.now()
-  for (let n = 1; opts.waitMs > 0; n++) {
-    const pending = failing()
-    const elapsed = Date.now() - started
-    if (pending.length === 0 || elapsed >= opts.waitMs) break
-    const delay = Math.min(backoffDelay(n, opts.backoff), opts.waitMs - elapsed)
-    ctx.ui.info(`Waiting for access to propagate: ${pending.length} call(s) still failing after ${formatDuration(elapsed)}: ${pending.slice(0, 4).map((p) => `${p.op} ${p.resource}`).join(', ')}; next try in ${formatDuration(delay)} (gives up after ${formatDuration(opts.waitMs)}).`)
-    await new Promise((r) => setTimeout(r, delay))
-    await runAll(pending)
-    await fromListing()
-  }
-  if (opts.waitMs > 0) {
-    const still = failing().length
-    ctx.ui.info(still === 0 ? `All live calls pass after ${formatDuration(Date.now() - started)}.` : `Gave up waiting after ${formatDuration(Date.now() - started)}: ${still} call(s) still failing.`)
-  }
+  await retryFailing(
+    {waitMs: opts.waitMs, backoff: opts.backoff, waitingFor: 'access to propagate'},
+    (line) => ctx.ui.info(line),
+    failing,
+    (pending) => pending.slice(0, 4).map((p) => `${p.op} ${p.resource}`).join(', '),
+    async (pending) => {
+      await runAll(pending)
+      await fromListing()
+    },
+  )
 
   const rows = probes.map(toRow)
   if (!sample) {
