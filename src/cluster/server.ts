@@ -470,6 +470,11 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
     const problems = await validateWithSchema('cluster-ingest', body)
     if (problems.length > 0) throw new HttpError(400, 'BAD_INGEST', `Invalid ingest: ${problems.join('; ')}.`, problems)
     const {config, strategy_config: strategy, label} = body as {config: IngestConfig; strategy_config: StrategyConfig; label?: string}
+    // A project ingest copies from another project of the vendor's platform (fw://GROUP/PROJECT),
+    // which a local rehearsal does not have: say so, rather than refusing the fw:// scheme.
+    if (strategy.strategy_name === 'project') {
+      throw new HttpError(400, 'STRATEGY_NOT_SUPPORTED', `The reference cluster cannot rehearse a project ingest: it copies from ${config.src_fs} on the vendor's platform, which this local cluster does not have. Run it on the vendor's cluster.`)
+    }
     try {
       parseSource(config.src_fs)
     } catch (error) {

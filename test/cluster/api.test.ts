@@ -85,6 +85,7 @@ describe('bad input: a 4xx with a clear message, and nothing changes', () => {
     ['no config', {strategy_config: {strategy_name: 'dicom', group: 'grp', project: 'prj'}}, 400, /config: required field is missing/],
     ['a source that is not a URL', vendorCreateBody('bucket/dir'), 400, /config\.src_fs/],
     ['a source URL with a bad bucket', vendorCreateBody('s3://Bad_Bucket/dir'), 400, /src_fs: Invalid source URL/],
+    ['the project strategy (no vendor platform here)', {...vendorCreateBody('fw://radiology/mri'), strategy_config: {strategy_name: 'project', group: 'radiology', project: 'mri', no_metadata: false, deid_log_exists: false}}, 400, /cannot rehearse a project ingest: it copies from fw:\/\/radiology\/mri/],
     ['a config field of the wrong type', vendorCreateBody('s3://bkt/dir', {}, {assume_yes: 'yes'}), 400, /config\.assume_yes: "yes" must be boolean/],
   ])('POST /ingests with %s', async (_what, body, status, message) => {
     const before = await snapshot()
