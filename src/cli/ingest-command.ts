@@ -143,6 +143,8 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
       const provider = await getProvider(source.provider)
       principal ??= site ? provider.principalFromSite(site) : undefined
       if (principal) provider.validatePrincipal(principal)
+      // The cloud flags' values too (an endpoint without a scheme), before the cluster is asked anything.
+      provider.readOptions({flags, site, env, purpose: 'preflight', principal})
     }
     const {summary, exit} = await startIngest(this.session, {
       cluster: cluster.url,

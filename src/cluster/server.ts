@@ -280,7 +280,7 @@ function providerReaders(cloudFlags: Record<string, unknown>, env: NodeJS.Proces
         const provider = await getProvider(id)
         return {provider, options: provider.readOptions({flags: cloudFlags, env, purpose: 'cluster'})}
       })()
-      // A failure (a provider this build lacks, a bad flag) is not cached: the next ingest says it again.
+      // A failure (a flag this cloud refuses) is not cached: the next ingest says it again.
       s.catch(() => sessions.delete(id))
       sessions.set(id, s)
     }
@@ -292,7 +292,8 @@ function providerReaders(cloudFlags: Record<string, unknown>, env: NodeJS.Proces
     try {
       s = await session(source.provider)
     } catch (error) {
-      throw new StageFailure(error instanceof AppError && error.code === 'PROVIDER_NOT_AVAILABLE' ? 'GE05' : 'GE06', 'configure', (error as Error).message)
+      // A cloud flag of `cluster serve` that this cloud refuses.
+      throw new StageFailure('GE06', 'configure', (error as Error).message)
     }
     const reader = await s.provider.openReader(ctx, source, s.options, 'principal')
     await reader.identity()

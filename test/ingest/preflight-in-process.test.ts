@@ -45,7 +45,15 @@ describe('ingest dicom: the preflight gate, in-process', () => {
     expect(cluster.requests.filter((q) => q.method === 'POST')).toEqual([])
   })
 
-  it('a flag of another cloud\'s kind is refused before any request', async () => {
+  it('a malformed cloud flag is refused before any request (exit 3)', async () => {
+    const before = cluster.requests.length
+    const r = await runInProcess(['ingest', 'dicom', 's3://preflight-seam/dicom', 'grp', 'prj', '--cluster', cluster.url, '--principal', VENDOR_ROLE, '--endpoint-url', '127.0.0.1:9', '--json'], {env: env()})
+    expect(r.code).toBe(3)
+    expect(jsonLines(r.stdout).at(-1)).toMatchObject({error: {code: 'BAD_ENDPOINT'}})
+    expect(cluster.requests.length).toBe(before)
+  })
+
+  it('a source scheme no cloud has is refused before any request', async () => {
     const before = cluster.requests.length
     const r = await runInProcess(['ingest', 'dicom', 'hdfs://x/y', 'grp', 'prj', '--cluster', cluster.url, '--no-preflight', '--json'], {env: env()})
     expect(r.code).toBe(3)
