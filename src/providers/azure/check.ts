@@ -11,7 +11,8 @@ import type {AppContext} from '../../context.js'
 import {formatDuration, retryFailing} from '../../core/duration.js'
 import {shellWord} from '../../core/shell.js'
 import {mapBounded, spreadSample} from '../../core/sample.js'
-import {buildResult, type CheckResult, type CheckRow, type Finding, type Layer, type Outcome} from '../../core/verdict.js'
+import type {CheckResult, CheckRow, Finding, Outcome} from '../../core/verdict.js'
+import {runCheckLayers} from '../check-flow.js'
 import {AppError, ConfigError} from '../../errors.js'
 import type {CheckOptions} from '../types.js'
 import {evaluateDataAccess, evaluateNetwork, type AccessInput, type AccountInfo, type DataRequest, type Decision, type NetworkVerdict} from './evaluate.js'
@@ -291,26 +292,13 @@ async function runLive(ctx: AppContext, req: AzureRequest, opts: CheckOptions, s
 /** Run the layers asked for and assemble the result; `ok` comes from the rows alone. */
 export async function checkAzure(ctx: AppContext, req: AzureRequest, opts: CheckOptions): Promise<CheckResult> {
   validateAzurePrincipal(req.principal)
-  const layers: Layer[] = []
-  const identities: CheckResult['identities'] = {}
-  const rows: CheckRow[] = []
-  const findings: Finding[] = []
-  let stat: StaticOutcome | undefined
-  if (opts.static) {
-    ctx.ui.info(`Static layer: reading the role assignments and network rules of ${req.source.url} ...`)
-    stat = await runStatic(ctx, req, opts)
-    layers.push('static')
-    identities.static = stat.identity
-    rows.push(...stat.rows)
-    findings.push(...stat.findings)
-  }
-  if (opts.live) {
-    ctx.ui.info(`Live layer: calling Blob Storage as ${req.principal} ...`)
-    const live = await runLive(ctx, req, opts, stat)
-    layers.push('live')
-    identities.live = live.identity
-    rows.push(...live.rows)
-    findings.push(...live.findings)
-  }
-  return buildResult({source: req.source.url, principal: req.principal.toLowerCase(), layers, identities, operations: rows, findings}, AZURE_OPERATIONS)
+  return runCheckLayers(ctx, opts, {
+    source: req.source.url,
+    principal: req.principal.toLowerCase(),
+    order: AZURE_OPERATIONS,
+    staticIntro: `Static layer: reading the role assignments and network rules of ${req.source.url} ...`,
+    liveIntro: `Live layer: calling Blob Storage as ${req.principal} ...`,
+    runStatic: () => runStatic(ctx, req, opts),
+    runLive: (stat) => runLive(ctx, req, opts, stat),
+  })
 }
