@@ -8,6 +8,8 @@
 import type {Outcome} from '../../../core/verdict.js'
 import {
   evaluate,
+  NETWORK_KEYS,
+  ORG_KEYS,
   type ContextValue,
   type DecidingStatement,
   type EvalRequest,
@@ -75,17 +77,7 @@ export const ASSUMED_VENDOR_SIDE = '(the principal\'s own side, assumed to allow
 const ALLOW_ALL: NamedPolicy = {name: ASSUMED_VENDOR_SIDE, policy: {Version: '2012-10-17', Statement: [{Effect: 'Allow', Action: '*', Resource: '*'}]}}
 
 /** Condition keys whose Deny blocks callers outside the customer's network or organisation. */
-export const NETWORK_ORG_KEYS: readonly string[] = [
-  'aws:SourceVpce',
-  'aws:SourceVpc',
-  'aws:SourceVpcArn',
-  'aws:SourceIp',
-  'aws:VpcSourceIp',
-  'aws:PrincipalOrgID',
-  'aws:PrincipalOrgPaths',
-  'aws:PrincipalAccount',
-  'aws:SecureTransport',
-]
+export const NETWORK_ORG_KEYS: readonly string[] = [...NETWORK_KEYS, ...ORG_KEYS, 'aws:PrincipalAccount', 'aws:SecureTransport']
 export const NETWORK_ORG_LOWER = new Set(NETWORK_ORG_KEYS.map((k) => k.toLowerCase()))
 
 export function networkKeysOf(st: IamStatement): string[] {

@@ -53,19 +53,19 @@ export interface EvalRequest {
   unknownKeys?: string[]
 }
 
+/** The network path a request comes by: unknowable from the resource owner's side, and the usual Deny conditions. */
+export const NETWORK_KEYS: readonly string[] = ['aws:SourceVpce', 'aws:SourceVpc', 'aws:SourceVpcArn', 'aws:SourceIp', 'aws:VpcSourceIp']
+/** The requester's organisation. */
+export const ORG_KEYS: readonly string[] = ['aws:PrincipalOrgID', 'aws:PrincipalOrgPaths']
+
 /**
  * Keys that every real request carries but that a static check from the resource owner's side
  * cannot know: the network path, the requester's organisation and tags, its unique id, the time.
  * A key from this list that the caller supplies in `context` is known after all.
  */
 export const UNKNOWABLE_KEYS: readonly string[] = Object.freeze([
-  'aws:SourceVpce',
-  'aws:SourceVpc',
-  'aws:SourceVpcArn',
-  'aws:SourceIp',
-  'aws:VpcSourceIp',
-  'aws:PrincipalOrgID',
-  'aws:PrincipalOrgPaths',
+  ...NETWORK_KEYS,
+  ...ORG_KEYS,
   'aws:PrincipalTag/*',
   'aws:userid',
   'aws:SourceIdentity',
