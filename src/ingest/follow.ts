@@ -76,6 +76,28 @@ export interface FollowResult {
 /** The cluster stream each --save-* flag saves. */
 export const STREAM_OF: Record<SaveKind, StreamKind> = {audit_logs: 'audit', deid_logs: 'deid', subjects: 'subjects'}
 
+/**
+ * Fetch and save each stream a --save-* flag asked for (audit log, de-identification log,
+ * subjects), in that order; `onSaved` shows where each went. Returns the paths written.
+ */
+export async function saveRequestedStreams(
+  client: Pick<ClusterClient, 'streamLines'>,
+  id: string,
+  paths: Partial<Record<SaveKind, string | undefined>>,
+  save: (kind: SaveKind, lines: string[], path: string) => Promise<{path: string; note?: string}>,
+  onSaved: (kind: SaveKind, written: {path: string; note?: string}) => void,
+): Promise<Partial<Record<SaveKind, string>>> {
+  const saved: Partial<Record<SaveKind, string>> = {}
+  for (const kind of ['audit_logs', 'deid_logs', 'subjects'] as const) {
+    const path = paths[kind]
+    if (!path) continue
+    const written = await save(kind, await client.streamLines(id, STREAM_OF[kind]), path)
+    saved[kind] = written.path
+    onSaved(kind, written)
+  }
+  return saved
+}
+
 export function isTerminal(status: string): boolean {
   return (TERMINAL_STATUSES as readonly string[]).includes(status)
 }
@@ -246,15 +268,9 @@ class Follower {
     await this.printHistory(false)
     const report = await this.o.client.report(this.o.id)
     this.o.view.finalReport(report)
-    const saved: Partial<Record<SaveKind, string>> = {}
-    for (const kind of ['audit_logs', 'deid_logs', 'subjects'] as const) {
-      const path = this.o.save?.[kind]
-      if (!path || !this.o.saveStream) continue
-      const lines = await this.o.client.streamLines(this.o.id, STREAM_OF[kind])
-      const written = await this.o.saveStream(kind, lines, path)
-      saved[kind] = written.path
-      this.o.view.saved(kind, written.path, written.note)
-    }
+    const saved = this.o.saveStream
+      ? await saveRequestedStreams(this.o.client, this.o.id, this.o.save ?? {}, this.o.saveStream, (kind, w) => this.o.view.saved(kind, w.path, w.note))
+      : {}
     const status = this.ingest.status
     return {id: this.o.id, status, outcome: finishedCleanly(status, report) ? 'finished' : 'finished-badly', report, saved}
   }

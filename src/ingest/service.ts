@@ -8,7 +8,7 @@ import {ConfigError, ExitCode, type ExitCodeValue} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import type {CreateBody} from './body.js'
 import {rememberIngest, resolveApiKey, resolveIngestRef, type IngestRef} from './config.js'
-import {finishedCleanly, followIngest, isTerminal, STREAM_OF, type FollowResult, type SaveKind} from './follow.js'
+import {finishedCleanly, followIngest, isTerminal, saveRequestedStreams, type FollowResult, type SaveKind} from './follow.js'
 import {reportTitle} from './format.js'
 import {ClusterClient, RequestAborted, type RetryInfo} from './http.js'
 import {preflight, type PreflightResult, type SourceAccessInput, type SourceCheck, type SourceLister} from './preflight.js'
@@ -337,20 +337,10 @@ export async function ingestReport(
   const report = await client.report(ref.id)
   // Not "Final report" for an ingest that is still running, and an aborted one says so.
   if (!s.json) s.view.finalReport(report, reportTitle(ingest.status))
-  const saved: Partial<Record<SaveKind, string>> = {}
-  const wanted: Array<[SaveKind, string | undefined]> = [
-    ['audit_logs', opts['save-audit-logs']],
-    ['deid_logs', opts['save-deid-logs']],
-    ['subjects', opts['save-subjects']],
-  ]
-  for (const [kind, path] of wanted) {
-    if (!path) continue
-    const lines = await client.streamLines(ref.id, STREAM_OF[kind])
-    const written = await s.saveStream(kind, lines, path)
-    saved[kind] = written.path
-    if (!s.json) s.view.saved(kind, written.path, written.note)
-    else if (written.note) s.view.notice(written.note)
-  }
+  const saved = await saveRequestedStreams(client, ref.id, savePaths(opts), (kind, lines, path) => s.saveStream(kind, lines, path), (kind, w) => {
+    if (!s.json) s.view.saved(kind, w.path, w.note)
+    else if (w.note) s.view.notice(w.note)
+  })
   const exit = !isTerminal(ingest.status) ? ExitCode.STILL_RUNNING : finishedCleanly(ingest.status, report) ? ExitCode.OK : ExitCode.INGEST_FAILED
   return {result: {url: ref.url, status: ingest.status, finished: isTerminal(ingest.status), report, saved}, exit}
 }
