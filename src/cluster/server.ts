@@ -11,15 +11,15 @@ import {isIP} from 'node:net'
 import {dirname, join, resolve} from 'node:path'
 
 import {AppError, ConfigError} from '../errors.js'
-import {AUDIT_HEADER, TERMINAL_STATUSES, type IngestConfig, type StrategyConfig} from '../ingest/protocol.js'
+import {TERMINAL_STATUSES, type IngestConfig, type StrategyConfig} from '../ingest/protocol.js'
 import {validateWithSchema} from '../schema.js'
 import {parseSource} from '../source.js'
 import {createContext} from '../context.js'
 import type {Provider} from '../providers/types.js'
 import type {SourceReader} from './source-reader.js'
 import {Store, TransitionError} from './store.js'
-import {progressOf, reportOf, subjectsCsvOf, summaryOf, treeOf} from './views.js'
-import {StageFailure, Worker, auditLine, type ClusterHooks} from './worker.js'
+import {auditCsv, progressOf, reportOf, subjectsCsvOf, summaryOf, treeOf} from './views.js'
+import {StageFailure, Worker, type ClusterHooks} from './worker.js'
 
 export type {ClusterHooks} from './worker.js'
 
@@ -488,13 +488,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
 
   async function sendAudit(res: ServerResponse, id: string): Promise<void> {
     res.writeHead(200, {'Content-Type': 'text/csv; charset=utf-8', 'Cache-Control': 'no-store'})
-    await write(res, AUDIT_HEADER + '\n')
-    for (let after = 0; ; ) {
-      const page = store.auditPage(id, after, 1000)
-      if (page.length === 0) break
-      await write(res, page.map((a) => auditLine(a) + '\n').join(''))
-      after = page[page.length - 1].file_seq
-    }
+    for (const chunk of auditCsv(store, id)) await write(res, chunk)
     res.end()
   }
 

@@ -3,6 +3,7 @@
  * from the stored state each time; finalizing writes the same views to the data directory.
  */
 import {
+  AUDIT_HEADER,
   PROGRESS_STAGES,
   TERMINAL_STATUSES,
   type Container,
@@ -211,4 +212,20 @@ export function subjectsCsvOf(store: Store, id: string): string[] {
     lines.push(csvLine([r.label, tags.PatientID ?? '']))
   }
   return lines
+}
+
+/** One row of the audit log, as the protocol's CSV has it. */
+export function auditLine(a: {src_path: string; dst_path: string; status: string; existing: number; error_code: string; error_message: string; action_taken: string}): string {
+  return csvLine([a.src_path, a.dst_path, a.status, a.existing ? 'true' : 'false', a.error_code, a.error_message, a.action_taken])
+}
+
+/** The audit log as CSV text, the header first, in chunks of up to 1000 rows (the /audit stream and audit.csv). */
+export function* auditCsv(store: Store, id: string): Generator<string> {
+  yield AUDIT_HEADER + '\n'
+  for (let after = 0; ; ) {
+    const page = store.auditPage(id, after, 1000)
+    if (page.length === 0) return
+    yield page.map((a) => auditLine(a) + '\n').join('')
+    after = page[page.length - 1].file_seq
+  }
 }

@@ -14,7 +14,6 @@ import {pipeline} from 'node:stream/promises'
 
 import {AppError} from '../errors.js'
 import {
-  AUDIT_HEADER,
   TERMINAL_STATUSES,
   type IngestConfig,
   type IngestStatus,
@@ -28,7 +27,7 @@ import {compileFilter} from '../core/glob.js'
 import {resolveHierarchy, safeLabel} from './hierarchy.js'
 import {sourceErrorCode, type SourceReader} from './source-reader.js'
 import {TransitionError, type AuditRow, type FileRow, type Store} from './store.js'
-import {csvLine, progressOf, reportOf, summaryOf, treeOf} from './views.js'
+import {auditCsv, progressOf, reportOf, summaryOf, treeOf} from './views.js'
 
 export interface ClusterHooks {
   /**
@@ -618,19 +617,6 @@ export class Worker {
     await writeFile(join(dir, 'report.json'), JSON.stringify(doc, null, 2) + '\n')
     await writeFile(join(dir, 'tree.jsonl'), treeOf(this.store, id).map((c) => JSON.stringify(c) + '\n').join(''))
     const config = JSON.parse(row.config) as IngestConfig
-    if (!config.no_audit_log) {
-      const lines = [AUDIT_HEADER]
-      for (let after = 0; ; ) {
-        const page = this.store.auditPage(id, after, 1000)
-        if (page.length === 0) break
-        for (const a of page) lines.push(auditLine(a))
-        after = page[page.length - 1].file_seq
-      }
-      await writeFile(join(dir, 'audit.csv'), lines.join('\n') + '\n')
-    }
+    if (!config.no_audit_log) await writeFile(join(dir, 'audit.csv'), [...auditCsv(this.store, id)].join(''))
   }
-}
-
-export function auditLine(a: {src_path: string; dst_path: string; status: string; existing: number; error_code: string; error_message: string; action_taken: string}): string {
-  return csvLine([a.src_path, a.dst_path, a.status, a.existing ? 'true' : 'false', a.error_code, a.error_message, a.action_taken])
 }
