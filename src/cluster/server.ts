@@ -5,21 +5,19 @@
  * tests use.
  */
 import {createHash, timingSafeEqual} from 'node:crypto'
-import {accessSync, constants as fsConstants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {isIP} from 'node:net'
-import {dirname, join, resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 
-import {AppError, ConfigError} from '../errors.js'
+import {ConfigError} from '../errors.js'
 import {TERMINAL_STATUSES, type IngestConfig, type StrategyConfig} from '../ingest/protocol.js'
 import {validateWithSchema} from '../schema.js'
 import {parseSource} from '../source.js'
-import {createContext} from '../context.js'
-import type {Provider} from '../providers/types.js'
-import type {SourceReader} from './source-reader.js'
+import {checkListenHost, listenError, lockDataDir, prepareDataDir} from './setup.js'
+import {providerReaders} from './sources.js'
 import {Store, TransitionError} from './store.js'
 import {auditCsv, progressOf, reportOf, subjectsCsvOf, summaryOf, treeOf} from './views.js'
-import {StageFailure, Worker, type ClusterHooks} from './worker.js'
+import {Worker, type ClusterHooks} from './worker.js'
 
 export type {ClusterHooks} from './worker.js'
 
@@ -65,7 +63,6 @@ export interface ClusterHandle {
 const MAX_JSON_BODY = 1024 * 1024
 const MAX_MULTIPART_BODY = 16 * 1024 * 1024
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const lockedDirs = new Set<string>()
 
 /** An HTTP answer that is not a success: status and a message a person can act on. */
 class HttpError extends Error {
@@ -95,39 +92,6 @@ export function authorised(header: string | undefined, apiKey: string): boolean 
   if (/\s/.test(presented)) return false
   const digest = (s: string) => createHash('sha256').update(s).digest()
   return timingSafeEqual(digest(secretOf(presented)), digest(secretOf(apiKey)))
-}
-
-function lockDataDir(dataDir: string): () => void {
-  const lock = join(dataDir, 'cluster.lock')
-  if (lockedDirs.has(dataDir)) {
-    throw new ConfigError('DATA_DIR_IN_USE', `The data directory ${dataDir} is used by another cluster in this process.`, {
-      suggestions: ['Stop that cluster first, or give this one another --data-dir.'],
-    })
-  }
-  try {
-    const pid = Number(readFileSync(lock, 'utf8').trim())
-    if (pid && pid !== process.pid) {
-      let alive = true
-      try {
-        process.kill(pid, 0)
-      } catch (error) {
-        alive = (error as NodeJS.ErrnoException).code === 'EPERM'
-      }
-      if (alive) {
-        throw new ConfigError('DATA_DIR_IN_USE', `The data directory ${dataDir} is in use by another cluster (pid ${pid}).`, {
-          suggestions: ['Stop that cluster first, or give this one another --data-dir.'],
-        })
-      }
-    }
-  } catch (error) {
-    if (error instanceof AppError) throw error
-  }
-  writeFileSync(lock, `${process.pid}\n`)
-  lockedDirs.add(dataDir)
-  return () => {
-    lockedDirs.delete(dataDir)
-    rmSync(lock, {force: true})
-  }
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -175,132 +139,11 @@ function subjectCsvFrom(contentType: string, body: Buffer): string {
  * would be looked up in DNS (a packet off the machine, and "0.0.0.0x" is a valid host name).
  * @throws ConfigError BAD_HOST
  */
-export function checkListenHost(host: string): void {
-  if (host === 'localhost' || isIP(host) !== 0) return
-  throw new ConfigError('BAD_HOST', `--host "${host}" is not an IP address (or localhost).`, {
-    suggestions: ['Give an address of this machine to listen on: 127.0.0.1 (the default, this machine only), ::1, or 0.0.0.0 for every interface.'],
-  })
-}
-
-function badDataDir(dataDir: string, why: string): ConfigError {
-  return new ConfigError('BAD_DATA_DIR', `Cannot use ${dataDir} as the data directory: ${why}.`, {
-    suggestions: ['Give --data-dir a directory you can write, or a path where one can be created (the cluster creates it when missing).'],
-  })
-}
-
-/**
- * Create the data directory (and its missing parents) one level at a time, after checking that the
- * nearest existing ancestor is a writable directory. Not mkdirSync({recursive}): on Node 20 that
- * spins forever under /proc, and it reports a file in the way as an internal-looking EEXIST.
- * @throws ConfigError BAD_DATA_DIR
- */
-export function prepareDataDir(dataDir: string): void {
-  const missing: string[] = []
-  let at = dataDir
-  for (;;) {
-    let isDir: boolean
-    try {
-      isDir = statSync(at).isDirectory()
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(at) !== at) {
-        missing.unshift(at)
-        at = dirname(at)
-        continue
-      }
-      throw badDataDir(dataDir, `${at} cannot be read (${code ?? (error as Error).message})`)
-    }
-    if (!isDir) throw badDataDir(dataDir, at === dataDir ? 'it is a file, not a directory' : `${at} is a file, not a directory`)
-    break
-  }
-  try {
-    accessSync(at, fsConstants.W_OK | fsConstants.X_OK)
-  } catch {
-    if (missing.length > 0 || !isWritableDir(at)) throw badDataDir(dataDir, `${at} is not writable`)
-  }
-  for (const dir of missing) {
-    try {
-      mkdirSync(dir, {mode: 0o700})
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw badDataDir(dataDir, `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-    }
-  }
-}
-
-function isWritableDir(dir: string): boolean {
-  try {
-    accessSync(dir, fsConstants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** What a failed listen means, in the words of the flags that caused it. */
-function listenError(host: string, port: number, error: NodeJS.ErrnoException): ConfigError {
-  const where = `${host}:${port}`
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EADDRINUSE): the port is in use.`, {suggestions: ['Pick another --port, or 0 for any free port.']})
-    case 'EACCES':
-      return new ConfigError('PORT_UNAVAILABLE', `Cannot listen on ${where} (EACCES): not allowed (ports below 1024 need privileges).`, {
-        suggestions: ['Pick a --port of 1024 or more, or 0 for any free port.'],
-      })
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ConfigError('BAD_HOST', `Cannot listen on ${where} (${error.code}): --host "${host}" is not an address of this machine.`, {
-        suggestions: ['Give an address of this machine: 127.0.0.1 (the default), ::1, or 0.0.0.0 for every interface.'],
-      })
-    default:
-      return new ConfigError('LISTEN_FAILED', `Cannot listen on ${where} (${error.code ?? error.message}).`, {
-        suggestions: ['Check --host and --port; 127.0.0.1 and port 0 (any free port) always work.'],
-      })
-  }
-}
-
 /**
  * Start the reference cluster and resume any ingest that was in progress in `dataDir`.
  * @throws ConfigError when the key is missing, the host is not an address, the data directory cannot
  *   be used or is in use, or the port is taken.
  */
-/**
- * The cluster's source readers: per provider, options read from the cloud flags on first use (one
- * credential session per cloud for every ingest), and a reader per source acting as the principal.
- * The principal's identity is resolved before the first read, so bad credentials fail `configure`.
- */
-function providerReaders(cloudFlags: Record<string, unknown>, env: NodeJS.ProcessEnv): (srcFs: string) => Promise<SourceReader> {
-  const ctx = createContext({env, quiet: true})
-  const sessions = new Map<string, Promise<{provider: Provider; options: unknown}>>()
-  const session = (id: Provider['id']) => {
-    let s = sessions.get(id)
-    if (!s) {
-      s = (async () => {
-        const {getProvider} = await import('../providers/index.js')
-        const provider = await getProvider(id)
-        return {provider, options: provider.readOptions({flags: cloudFlags, env, purpose: 'cluster'})}
-      })()
-      // A failure (a flag this cloud refuses) is not cached: the next ingest says it again.
-      s.catch(() => sessions.delete(id))
-      sessions.set(id, s)
-    }
-    return s
-  }
-  return async (srcFs) => {
-    const source = parseSource(srcFs)
-    let s
-    try {
-      s = await session(source.provider)
-    } catch (error) {
-      // A cloud flag of `cluster serve` that this cloud refuses.
-      throw new StageFailure('GE06', 'configure', (error as Error).message)
-    }
-    const reader = await s.provider.openReader(ctx, source, s.options, 'principal')
-    await reader.identity()
-    return reader
-  }
-}
-
 export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle> {
   if (!opts.apiKey) {
     throw new ConfigError('NO_API_KEY', 'The reference cluster needs an API key.', {
