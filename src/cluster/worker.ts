@@ -7,7 +7,7 @@
  *    terminal, resets work that was in flight, and carries on without losing or repeating anything.
  */
 import {createWriteStream, existsSync} from 'node:fs'
-import {mkdir, rename, rm, writeFile} from 'node:fs/promises'
+import {mkdir, rename, rm} from 'node:fs/promises'
 import {basename, dirname, extname, join} from 'node:path'
 import {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -27,7 +27,7 @@ import {compileFilter} from '../core/glob.js'
 import {resolveHierarchy, safeLabel} from './hierarchy.js'
 import {sourceErrorCode, type SourceReader} from './source-reader.js'
 import {TransitionError, type AuditRow, type FileRow, type Store} from './store.js'
-import {auditCsv, progressOf, reportOf, summaryOf, treeOf} from './views.js'
+import {writeReports} from './reports.js'
 
 export interface ClusterHooks {
   /**
@@ -294,7 +294,7 @@ export class Worker {
 
   private async afterTerminal(id: string): Promise<void> {
     await rm(join(this.opts.dataDir, 'tmp', id), {recursive: true, force: true})
-    await this.writeReports(id).catch((error) => this.log(`could not write the reports of ${id}: ${(error as Error).message}`))
+    await writeReports(this.store, this.opts.dataDir, id).catch((error) => this.log(`could not write the reports of ${id}: ${(error as Error).message}`))
     this.readers.delete(id)
   }
 
@@ -592,31 +592,9 @@ export class Worker {
   private async finalize(ctx: StageContext): Promise<void> {
     const {id} = ctx
     this.store.task(id, 'finalize')
-    await this.writeReports(id)
+    await writeReports(this.store, this.opts.dataDir, id)
     this.store.finishTask(id, 'finalize', 'completed')
     this.advance(ctx, 'finalizing', 'finished')
     await this.afterTerminal(id)
-  }
-
-  /** DATA/reports/<id>/: report.json (report, summary, progress, scan statistics), audit.csv, tree.jsonl. */
-  async writeReports(id: string): Promise<void> {
-    const row = this.store.getRow(id)
-    if (!row) return
-    const dir = join(this.opts.dataDir, 'reports', id)
-    await mkdir(dir, {recursive: true})
-    const scan = this.store.db
-      .prepare('SELECT COUNT(*) objects, COALESCE(SUM(size), 0) bytes, COALESCE(SUM(scan_bytes), 0) bytes_read, COALESCE(SUM(scan_reads), 0) reads FROM files WHERE ingest_id = ?')
-      .get(id) as {objects: number; bytes: number; bytes_read: number; reads: number}
-    const doc = {
-      ingest: this.store.toIngest(row),
-      report: reportOf(this.store, id),
-      summary: summaryOf(this.store, id),
-      progress: progressOf(this.store, id),
-      scan,
-    }
-    await writeFile(join(dir, 'report.json'), JSON.stringify(doc, null, 2) + '\n')
-    await writeFile(join(dir, 'tree.jsonl'), treeOf(this.store, id).map((c) => JSON.stringify(c) + '\n').join(''))
-    const config = JSON.parse(row.config) as IngestConfig
-    if (!config.no_audit_log) await writeFile(join(dir, 'audit.csv'), [...auditCsv(this.store, id)].join(''))
   }
 }
