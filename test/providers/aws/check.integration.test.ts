@@ -1,5 +1,5 @@
 /**
- * check, static layer, end to end: the built CLI in a real process against moto (auth off: the
+ * check, static layer, end to end: the built CLI run in-process (the context seam) against moto (auth off: the
  * static layer only reads, as the bucket admin). moto stores whatever bucket policy it is given,
  * which makes the hand-written mistakes and malformed documents easy to seed; the verdicts come
  * from the project's evaluator, whose semantics are tested on the JSON case files.
@@ -16,6 +16,7 @@ import {
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {baseEnv, runCli} from '../../helpers/cli.js'
+import {runInProcess} from '../../helpers/in-process.js'
 import {MOTO_ACCOUNT_ID, startMoto, type Moto, type MotoClients} from '../../helpers/moto.js'
 
 // The ingest role lives in the vendor's account: the bucket owner cannot see its identity side.
@@ -33,7 +34,8 @@ beforeAll(async () => {
 afterAll(async () => moto?.stop())
 
 const env = () => baseEnv({...moto.credentialsEnv(), INGESTGATE_STATE_DIR: '/tmp/ingestgate-check-test-state'})
-const cli = (args: string[]) => runCli([...args, '--endpoint-url', moto.endpoint], {env: env()})
+// In-process through the context seam: what is checked is the verdict, not the process boundary.
+const cli = (args: string[]) => runInProcess([...args, '--endpoint-url', moto.endpoint], {env: env()})
 const check = (source: string, ...extra: string[]) => cli(['check', source, '--principal', VENDOR_ROLE, ...extra])
 const apply = (source: string) => cli(['grant', 'apply', source, '--principal', VENDOR_ROLE, '--yes'])
 

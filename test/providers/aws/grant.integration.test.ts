@@ -1,5 +1,5 @@
 /**
- * grant apply / revoke end to end: the built CLI in a real process against a real moto server.
+ * grant apply / revoke end to end: the built CLI run in-process (the context seam) against a real moto server.
  * moto checks the mechanics (documents written, grants created and retired, write calls made);
  * the semantics of the merged documents are checked with the pure core's semantic comparison.
  */
@@ -24,7 +24,8 @@ import {createContext} from '../../../src/context.js'
 import {planAwsApply} from '../../../src/providers/aws/grant.js'
 import {kmsGrantName} from '../../../src/providers/aws/grant-spec.js'
 import {parseSource} from '../../../src/source.js'
-import {baseEnv, runCli} from '../../helpers/cli.js'
+import {baseEnv} from '../../helpers/cli.js'
+import {runInProcess} from '../../helpers/in-process.js'
 import {MOTO_ACCOUNT_ID, startMoto, type Moto, type MotoClients} from '../../helpers/moto.js'
 
 const ROLE = `arn:aws:iam::${MOTO_ACCOUNT_ID}:role/vendor-ingest`
@@ -58,7 +59,8 @@ function env(extra: NodeJS.ProcessEnv = {}) {
   return baseEnv({...moto.credentialsEnv({accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: SECRET}), INGESTGATE_STATE_DIR: stateDir, ...extra})
 }
 
-const cli = (args: string[], extra?: NodeJS.ProcessEnv) => runCli([...args, '--endpoint-url', moto.endpoint], {env: env(extra)})
+// In-process through the context seam: what is checked is the grant, not the process boundary.
+const cli = (args: string[], extra?: NodeJS.ProcessEnv) => runInProcess([...args, '--endpoint-url', moto.endpoint], {env: env(extra)})
 
 async function policyOf(b: string) {
   try {

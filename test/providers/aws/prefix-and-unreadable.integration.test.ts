@@ -17,6 +17,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {ownedSids} from '../../../src/providers/aws/grant-spec.js'
 import {baseEnv, runCli} from '../../helpers/cli.js'
+import {runInProcess} from '../../helpers/in-process.js'
 import {startMoto, type Moto, type MotoClients, type TestIdentity} from '../../helpers/moto.js'
 
 const VENDOR_ROLE = 'arn:aws:iam::444455556666:role/vendor-ingest'
@@ -41,8 +42,9 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(async () => moto?.stop())
 
+// In-process through the context seam, except where the process's own stderr is what is checked.
 const cli = (args: string[], creds = admin.credentials) =>
-  runCli([...args, '--endpoint-url', moto.endpoint, '--json'], {env: baseEnv({...moto.credentialsEnv(creds), INGESTGATE_STATE_DIR: '/tmp/ingestgate-prefix-test-state'})})
+  runInProcess([...args, '--endpoint-url', moto.endpoint, '--json'], {env: baseEnv({...moto.credentialsEnv(creds), INGESTGATE_STATE_DIR: '/tmp/ingestgate-prefix-test-state'})})
 
 async function seed(): Promise<{bucket: string; key: string}> {
   const bucket = `prefix-truth-${++n}`
