@@ -7,8 +7,6 @@
 import {AppError} from '../errors.js'
 import type {ClusterCode} from './codes.js'
 
-export type {SourceReader} from '../providers/types.js'
-
 /** The general code for an error of the storage or credentials (undefined: a per-file problem). */
 export function sourceErrorCode(error: unknown): ClusterCode | undefined {
   if (!(error instanceof AppError)) return undefined

@@ -2,7 +2,7 @@
 import {createContext} from '../context.js'
 import type {Provider} from '../providers/types.js'
 import {parseSource} from '../source.js'
-import type {SourceReader} from './source-reader.js'
+import type {SourceReader} from '../providers/types.js'
 import {StageFailure} from './worker.js'
 
 /**

@@ -4,6 +4,7 @@
  * the command's --json result. The exit code each outcome means is decided here too.
  */
 import type {AppContext} from '../context.js'
+import {shellWord} from '../core/shell.js'
 import {ConfigError, ExitCode, type ExitCodeValue} from '../errors.js'
 import {registerSecret} from '../output/redact.js'
 import type {CreateBody} from './body.js'
@@ -94,10 +95,6 @@ function retryNotice(info: RetryInfo): string {
   return `Cluster not available (${info.reason} on ${info.method} ${info.path}); retrying in ${(info.delayMs / 1000).toFixed(1)} s (attempt ${info.attempt}).`
 }
 
-function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:@%+=-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`
-}
-
 export interface FollowFlags {
   yes?: boolean
   'save-audit-logs'?: string
@@ -113,7 +110,7 @@ function savePaths(flags: FollowFlags): Partial<Record<SaveKind, string>> {
 
 /** The commands that answer a pending review without a terminal. */
 export function reviewCommands(bin: string, url: string): {approve: string; reject: string} {
-  return {approve: [bin, 'ingest', 'review', url, '--approve'].map(shellQuote).join(' '), reject: [bin, 'ingest', 'review', url, '--reject'].map(shellQuote).join(' ')}
+  return {approve: [bin, 'ingest', 'review', url, '--approve'].map(shellWord).join(' '), reject: [bin, 'ingest', 'review', url, '--reject'].map(shellWord).join(' ')}
 }
 
 /** The exact command that resumes following (never with the API key in it). */
@@ -123,7 +120,7 @@ export function resumeCommand(bin: string, url: string, flags: FollowFlags): str
   if (flags['save-deid-logs']) parts.push('--save-deid-logs', flags['save-deid-logs'])
   if (flags['save-subjects']) parts.push('--save-subjects', flags['save-subjects'])
   if (flags.yes) parts.push('-y')
-  return parts.map(shellQuote).join(' ')
+  return parts.map(shellWord).join(' ')
 }
 
 export interface FollowSummary {
@@ -272,7 +269,7 @@ export async function abortIngest(
     const answer = await s.ask('Are you sure you want to abort the ingest?')
     if (answer === undefined) {
       throw new ConfigError('CONFIRMATION_REQUIRED', 'Aborting an ingest needs confirmation, and no answer could be read (stdin is closed, or not a terminal). Nothing was aborted.', {
-        suggestions: [`Re-run with -y to abort without asking: ${[s.bin, 'ingest', 'abort', ref.url, '-y'].map(shellQuote).join(' ')}`],
+        suggestions: [`Re-run with -y to abort without asking: ${[s.bin, 'ingest', 'abort', ref.url, '-y'].map(shellWord).join(' ')}`],
       })
     }
     if (answer === false) {

@@ -109,7 +109,7 @@ export interface SourceObject {
 /**
  * Reading a source, the same for every cloud: what the ingest preflight (operator's credentials)
  * and the reference cluster (the principal's) do with it. Errors are AppErrors whose `kind` is the
- * neutral vocabulary below, so callers never look at a cloud's error codes.
+ * neutral vocabulary (errors.ts SourceErrorKind), so callers never look at a cloud's error codes.
  */
 export interface SourceReader {
   /** The source as the cluster is given it: a prefix always ends in `/` (`gs://b/` for a whole bucket). */
@@ -125,8 +125,6 @@ export interface SourceReader {
   identity(): Promise<string>
 }
 
-/** The neutral error vocabulary of reading a source (`AppError.kind`), set by each cloud's classifier. */
-export type {SourceErrorKind} from '../errors.js'
 
 export interface Provider<O = unknown> {
   id: ProviderId

@@ -29,16 +29,14 @@ export type AzureRequest = GrantRequest<AzureOptions>
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined)
 
+/** A SAS token in an endpoint is refused by name (and never echoed): Entra ID tokens are what ingestgate sends. */
+function refuseSas(value: string, flag: string): void {
+  if (/[?&]sig=/i.test(value)) throw new ConfigError('BAD_ENDPOINT', `${flag} must not carry a SAS token.`, {suggestions: ['Give the endpoint without its query string; ingestgate authenticates with Microsoft Entra ID tokens.']})
+}
+
 function httpsEndpoint(value: string, flag: string): string {
-  let url: URL | undefined
-  try {
-    url = new URL(value)
-  } catch {}
-  if (!url || !url.hostname || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" is not an https:// URL.`, {suggestions: [`Give the full URL, e.g. ${flag} ${flag === '--arm-endpoint' ? 'https://management.usgovcloudapi.net' : 'https://ACCOUNT.blob.core.windows.net'}.`]})
-  }
-  if (url.username || url.password) throw new ConfigError('BAD_ENDPOINT', `${flag} must not carry credentials in the URL.`, {suggestions: ['Credentials come from the Azure credential chain (az login, AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, ...).']})
-  if (url.search.includes('sig=')) throw new ConfigError('BAD_ENDPOINT', `${flag} must not carry a SAS token.`, {suggestions: ['Give the endpoint without its query string; ingestgate authenticates with Microsoft Entra ID tokens.']})
+  refuseSas(value, flag)
+  const url = validateEndpointUrl(value, flag)
   if (url.protocol !== 'https:') {
     throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" is http://; the Azure SDKs send bearer tokens only over HTTPS.`, {suggestions: ['Use the https:// form of the endpoint.']})
   }
@@ -63,8 +61,8 @@ export function readAzureOptions(input: OptionInput): AzureOptions {
   // several clouds): its shape is checked here, the https:// the Azure SDK needs when it is used.
   const endpointUrl = str(f['endpoint-url'])
   if (endpointUrl) {
+    refuseSas(endpointUrl, '--endpoint-url')
     validateEndpointUrl(endpointUrl, '--endpoint-url')
-    if (/[?&]sig=/i.test(endpointUrl)) throw new ConfigError('BAD_ENDPOINT', '--endpoint-url must not carry a SAS token.', {suggestions: ['Give the endpoint without its query string; ingestgate authenticates with Microsoft Entra ID tokens.']})
   }
   const resourceGroup = str(f['resource-group'])
   if (resourceGroup && !/^[-\w._()]{1,90}$/.test(resourceGroup)) {

@@ -2,6 +2,7 @@
  * The GCP provider's options: from the flags, the environment and the purpose, validated before
  * any call. Pure.
  */
+import {validateEndpointUrl} from '../endpoint.js'
 import {ConfigError} from '../../errors.js'
 import type {OptionInput} from '../types.js'
 import {parseMember} from './member.js'
@@ -31,19 +32,11 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
  * over plain http elsewhere could be read on the way).
  */
 function endpointUrl(value: string, flag: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" is not a URL.`, {suggestions: ['Give the JSON API root, e.g. https://storage-psc.p.googleapis.com.']})
-  }
+  const url = validateEndpointUrl(value, flag)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
     throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" must use https: ingestgate sends your access token to it.`, {
       suggestions: ['Use https://..., or http:// only for an endpoint on this machine (127.0.0.1).'],
     })
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError('BAD_ENDPOINT', `${flag} "${value}" must not carry a query, fragment or credentials.`, {suggestions: ['Give only scheme, host, port and path.']})
   }
   // The storage library appends /storage/v1 itself; accept the root with or without it.
   return `${url.origin}${url.pathname.replace(/\/+$/, '').replace(/\/storage\/v1$/, '')}`

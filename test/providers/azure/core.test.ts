@@ -194,7 +194,7 @@ describe('options and the principal', () => {
   it.each([
     [{subscription: 'prod'}, /--subscription "prod" is not a GUID/],
     [{tenant: 'contoso.onmicrosoft.com'}, /--tenant .* is not a GUID/],
-    [{'arm-endpoint': 'management.azure.com'}, /--arm-endpoint .* is not an https:\/\/ URL/],
+    [{'arm-endpoint': 'management.azure.com'}, /--arm-endpoint "management\.azure\.com" is not an http:\/\/ or https:\/\/ URL\. Did you mean https:\/\/management\.azure\.com/],
     [{'arm-endpoint': 'http://127.0.0.1:8443'}, /only over HTTPS/],
     [{'endpoint-url': 'a.blob.core.windows.net'}, /--endpoint-url .* is not an http:\/\/ or https:\/\/ URL/],
     [{'endpoint-url': 'https://a.blob.core.windows.net/?sv=1&sig=abc'}, /SAS/],
