@@ -22,11 +22,23 @@ export const CLUSTER_CODES = {
   SC04: {severity: 'error', message: 'Missing DICOM UID', description: 'StudyInstanceUID or SeriesInstanceUID is missing, so the file cannot be placed in the hierarchy.'},
   SC05: {severity: 'error', message: 'File could not be read', description: 'The object was listed but reading it failed (deleted since, or a storage error).'},
   SC06: {severity: 'error', message: 'Invalid compressed file', description: 'A .gz file could not be decompressed.'},
+  // The vendor's own SC07 (InvalidFileContext), with its message.
+  SC07: {
+    severity: 'error',
+    message: 'Extracted context is invalid',
+    description:
+      'Folder and template ingests: the folders of the file do not name a group and a project (it lies above the levels the strategy needs, or a level has no label), or it is a project-level file and enable_project_files is off.',
+  },
   GE01: {severity: 'error', message: 'Unexpected error', description: 'An internal error of the reference cluster.'},
   GE02: {severity: 'error', message: 'Access denied', description: 'The ingest principal is not allowed to list or read the source; grant it access (ingestgate grant apply) and verify (ingestgate check --live).'},
   GE03: {severity: 'warning', message: 'Existing file replaced', description: 'A file already existed at the destination path and was replaced (use skip_existing to keep it).'},
   GE04: {severity: 'error', message: 'Source not found', description: 'The bucket of the source does not exist.'},
-  GE05: {severity: 'error', message: 'Not supported by the reference cluster', description: 'The source scheme, strategy or option is not implemented by the reference cluster.'},
+  GE05: {
+    severity: 'error',
+    message: 'Not supported by the reference cluster',
+    description:
+      'The source scheme, strategy or option is not implemented by the reference cluster (the project strategy, de-identification, a template\'s scan), the template is invalid, or the files would go to more than one group or project (the vendor refuses that with GE05 too).',
+  },
   GE06: {severity: 'error', message: 'Ingest principal credentials problem', description: 'The cluster has no usable credentials for the ingest principal (none found, rejected, expired, or the role could not be assumed).'},
   GE07: {severity: 'error', message: 'Transfer failed', description: 'A network or storage error while reading the source.'},
   DD01: {severity: 'error', message: 'Duplicate SOPInstanceUID', description: 'Another file of this ingest has the same SOPInstanceUID; only the first is uploaded.'},

@@ -11,7 +11,8 @@ export interface ResolveInput {
   id: string
   srcPath: string
   size: number
-  tags: DicomTags
+  /** The DICOM header's tags (strategies that read no header leave it out). */
+  tags?: DicomTags
 }
 
 export interface ResolveStrategy {
@@ -36,10 +37,14 @@ export interface ResolvedContainer {
 
 export interface ResolveResult {
   containers: ResolvedContainer[]
-  /** file id -> acquisition container id */
+  /** file id -> the container it goes to (an acquisition for dicom; any level from project down for folder and template) */
   placement: Map<string, string>
-  /** Files that cannot be placed (SC04). */
-  unplaced: Array<{fileId: string; message: string}>
+  /** file id -> the packfile it travels in (the vendor zips these; the reference cluster keeps the files as they are). */
+  packs: Map<string, string>
+  /** Files that cannot be placed: SC04 (no UIDs, dicom) or SC07 (the path gives no valid context, folder and template). */
+  unplaced: Array<{fileId: string; message: string; code: 'SC04' | 'SC07'}>
+  /** Files left out on purpose: `ignore` in a template (no code), or project files without enable_project_files (SC07). */
+  skipped: Array<{fileId: string; message: string; code?: 'SC07'}>
 }
 
 /** A label as a single directory name: no separators, no control characters, not `.`/`..`. */
@@ -57,16 +62,70 @@ export function stableId(...parts: string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
-interface Node {
+/** One container while the hierarchy is being built (ids and paths are given at the end). */
+export interface HierarchyNode {
   key: string
   label: string
   uid?: string
   level: 0 | 1 | 2 | 3 | 4
-  parent?: Node
+  parent?: HierarchyNode
   context: Record<string, unknown>
-  children: Map<string, Node>
+  children: Map<string, HierarchyNode>
   path?: string
   id?: string
+}
+
+/**
+ * Builds a group / project / subject / session / acquisition tree, shared by every strategy's
+ * resolver: children are found or made by key, and `finish` gives each container its path (safe
+ * labels joined by `/`) and a stable id from the ingest id and that path, so resolving the same
+ * files again gives the same containers with the same ids.
+ */
+export class HierarchyBuilder {
+  private readonly roots = new Map<string, HierarchyNode>()
+
+  /** The group node with this id (made on first use). */
+  group(id: string): HierarchyNode {
+    let n = this.roots.get(id)
+    if (!n) {
+      n = {key: id, label: id, level: 0, context: {_id: id}, children: new Map()}
+      this.roots.set(id, n)
+    }
+    return n
+  }
+
+  /** The child of `parent` with this key; `make` gives label, level and context when it is new. */
+  child(parent: HierarchyNode, key: string, make: () => Omit<HierarchyNode, 'children' | 'parent' | 'key'>): HierarchyNode {
+    let n = parent.children.get(key)
+    if (!n) {
+      n = {...make(), key, parent, children: new Map()}
+      parent.children.set(key, n)
+    }
+    return n
+  }
+
+  /** Every container, parents first, with paths and ids set on the nodes too. */
+  finish(ingestId: string): ResolvedContainer[] {
+    const containers: ResolvedContainer[] = []
+    const visit = (n: HierarchyNode, parentPath: string | undefined) => {
+      n.path = parentPath === undefined ? safeLabel(n.label) : `${parentPath}/${safeLabel(n.label)}`
+      n.id = stableId(ingestId, n.path)
+      containers.push({id: n.id, parentId: n.parent?.id, path: n.path, level: n.level, label: n.label, uid: n.uid, srcContext: n.context})
+      // Distinct siblings that share a label get a numeric suffix, in UID (else key) order.
+      const used = new Set<string>()
+      const kids = [...n.children.values()].sort((a, b) => (a.label === b.label ? ((a.uid ?? a.key) < (b.uid ?? b.key) ? -1 : 1) : a.label < b.label ? -1 : 1))
+      for (const k of kids) {
+        let name = safeLabel(k.label)
+        for (let i = 2; used.has(name); i++) name = `${safeLabel(k.label)}_${i}`
+        used.add(name)
+        k.label = name === safeLabel(k.label) ? k.label : name
+        k.context = {...k.context, label: k.label}
+        visit(k, n.path)
+      }
+    }
+    for (const root of [...this.roots.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) visit(root, undefined)
+    return containers
+  }
 }
 
 function studyTimestamp(tags: DicomTags): string | undefined {
@@ -89,29 +148,21 @@ export function resolveHierarchy(
   strategy: ResolveStrategy,
   subjectCodes: Map<string, string> = new Map(),
 ): ResolveResult {
-  const root: Node = {key: strategy.group, label: strategy.group, level: 0, context: {_id: strategy.group}, children: new Map()}
-  const project: Node = {key: strategy.project, label: strategy.project, level: 1, parent: root, context: {label: strategy.project}, children: new Map()}
-  root.children.set(project.key, project)
+  const builder = new HierarchyBuilder()
+  const root = builder.group(strategy.group)
+  const project = builder.child(root, strategy.project, () => ({label: strategy.project, level: 1, context: {label: strategy.project}}))
   const unplaced: ResolveResult['unplaced'] = []
-  const fileNode = new Map<string, Node>()
-
-  const child = (parent: Node, key: string, make: () => Omit<Node, 'children' | 'parent' | 'key'>): Node => {
-    let n = parent.children.get(key)
-    if (!n) {
-      n = {...make(), key, parent, children: new Map()}
-      parent.children.set(key, n)
-    }
-    return n
-  }
+  const fileNode = new Map<string, HierarchyNode>()
+  const child = builder.child.bind(builder)
 
   for (const f of [...files].sort((a, b) => (a.srcPath < b.srcPath ? -1 : a.srcPath > b.srcPath ? 1 : 0))) {
-    const t = f.tags
+    const t = f.tags ?? {}
     const missing = [
       ...(strategy.session === undefined && !t.StudyInstanceUID ? ['StudyInstanceUID'] : []),
       ...(!t.SeriesInstanceUID ? ['SeriesInstanceUID'] : []),
     ]
     if (missing.length > 0) {
-      unplaced.push({fileId: f.id, message: `${f.srcPath}: no ${missing.join(' and no ')} in the DICOM header`})
+      unplaced.push({fileId: f.id, code: 'SC04', message: `${f.srcPath}: no ${missing.join(' and no ')} in the DICOM header`})
       continue
     }
     const subjectLabel = strategy.subject ?? (t.PatientID ? subjectCodes.get(t.PatientID) ?? t.PatientID : 'unknown')
@@ -135,26 +186,14 @@ export function resolveHierarchy(
     fileNode.set(f.id, acquisition)
   }
 
-  const containers: ResolvedContainer[] = []
-  const visit = (n: Node, parentPath: string | undefined) => {
-    n.path = parentPath === undefined ? safeLabel(n.label) : `${parentPath}/${safeLabel(n.label)}`
-    n.id = stableId(ingestId, n.path)
-    containers.push({id: n.id, parentId: n.parent?.id, path: n.path, level: n.level, label: n.label, uid: n.uid, srcContext: n.context})
-    // Distinct siblings that share a label get a numeric suffix, in UID order.
-    const used = new Set<string>()
-    const kids = [...n.children.values()].sort((a, b) => (a.label === b.label ? ((a.uid ?? a.key) < (b.uid ?? b.key) ? -1 : 1) : a.label < b.label ? -1 : 1))
-    for (const k of kids) {
-      let name = safeLabel(k.label)
-      for (let i = 2; used.has(name); i++) name = `${safeLabel(k.label)}_${i}`
-      used.add(name)
-      k.label = name === safeLabel(k.label) ? k.label : name
-      k.context = {...k.context, label: k.label}
-      visit(k, n.path)
-    }
-  }
-  visit(root, undefined)
+  const containers = builder.finish(ingestId)
 
   const placement = new Map<string, string>()
-  for (const [fileId, node] of fileNode) placement.set(fileId, node.id!)
-  return {containers, placement, unplaced}
+  const packs = new Map<string, string>()
+  for (const [fileId, node] of fileNode) {
+    placement.set(fileId, node.id!)
+    // Each acquisition's DICOM files are one pack (the vendor zips a series).
+    packs.set(fileId, `${node.label}.dicom.zip`)
+  }
+  return {containers, placement, packs, unplaced, skipped: []}
 }

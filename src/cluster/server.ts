@@ -16,6 +16,7 @@ import {parseSource} from '../source.js'
 import {checkListenHost, listenError, lockDataDir, prepareDataDir} from './setup.js'
 import {providerReaders} from './sources.js'
 import {Store, TransitionError} from './store.js'
+import {resolverFor, StrategyError} from './strategies.js'
 import {auditCsv, progressOf, reportOf, subjectsCsvOf, summaryOf, treeOf} from './views.js'
 import {Worker, type ClusterHooks} from './worker.js'
 
@@ -323,6 +324,13 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterHandle>
       parseSource(config.src_fs)
     } catch (error) {
       throw new HttpError(400, 'BAD_SOURCE', `Invalid ingest: config.src_fs: ${(error as Error).message}`)
+    }
+    // A template that does not parse (or options that cannot work) is refused now, not at configuring.
+    try {
+      resolverFor(strategy, config)
+    } catch (error) {
+      if (error instanceof StrategyError) throw new HttpError(400, 'BAD_STRATEGY', `Invalid ingest: strategy_config: ${error.message}`)
+      throw error
     }
     const ingest = store.createIngest(config, strategy, label ?? config.src_fs)
     log(`ingest ${ingest.id}: created (${strategy.strategy_name} ${config.src_fs})`)

@@ -53,6 +53,8 @@ export interface FileRow {
   dst_path: string | null
   upload_status: UploadStatus | null
   existing: number
+  /** The packfile the file travels in (the summary counts packfiles), or null for a file on its own. */
+  pack: string | null
 }
 
 export interface ContainerRow {
@@ -200,6 +202,9 @@ export class Store {
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('busy_timeout = 5000')
     this.db.exec(SCHEMA)
+    // A data directory from before packfiles were recorded gets the column (null: counted as before).
+    const columns = this.db.prepare('PRAGMA table_info(files)').all() as Array<{name: string}>
+    if (!columns.some((c) => c.name === 'pack')) this.db.exec('ALTER TABLE files ADD COLUMN pack TEXT')
   }
 
   close(): void {

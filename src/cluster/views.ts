@@ -123,8 +123,10 @@ export function summaryOf(store: Store, id: string): Summary {
     sessions: at(3),
     acquisitions: at(4),
     files,
-    // Each acquisition's DICOM files travel as one pack (the vendor zips a series).
-    packfiles: (store.db.prepare('SELECT COUNT(DISTINCT container_id) n FROM files WHERE ingest_id = ? AND container_id IS NOT NULL').get(id) as {n: number}).n,
+    // One per container and pack: each DICOM series (dicom), each dicom folder or packed acquisition (folder, template).
+    packfiles: (
+      store.db.prepare("SELECT COUNT(DISTINCT container_id || '/' || pack) n FROM files WHERE ingest_id = ? AND container_id IS NOT NULL AND pack IS NOT NULL").get(id) as {n: number}
+    ).n,
     warnings: summariseIssues(store, id, 'warning'),
     errors: summariseIssues(store, id, 'error'),
   }

@@ -24,9 +24,10 @@ import {CLUSTER_CODES, type ClusterCode} from './codes.js'
 import {subjectCodes} from './csv.js'
 import {DEFAULT_HEADER_BYTES, readDicomHeader, type DicomTags} from './dicom-header.js'
 import {compileFilter} from '../core/glob.js'
-import {resolveHierarchy, safeLabel} from './hierarchy.js'
+import {safeLabel} from './hierarchy.js'
 import type {SourceReader} from '../providers/types.js'
 import {sourceErrorCode} from './source-reader.js'
+import {MultipleProjectsError, resolverFor, StrategyError, type StrategyResolver} from './strategies.js'
 import {TransitionError, type AuditRow, type FileRow, type Store} from './store.js'
 import {writeReports} from './reports.js'
 
@@ -102,6 +103,19 @@ interface StageContext {
   strategy: StrategyConfig
   /** Throws Interrupted when the ingest was aborted or the cluster is stopping. */
   checkpoint(): void
+}
+
+/**
+ * The resolver of the ingest's strategy; a strategy_config it cannot run fails the stage (GE05).
+ * @throws StageFailure
+ */
+function resolverOf(ctx: StageContext, type: TaskType): StrategyResolver {
+  try {
+    return resolverFor(ctx.strategy, ctx.config)
+  } catch (error) {
+    if (error instanceof StrategyError) throw new StageFailure('GE05', type, error.message)
+    throw error
+  }
 }
 
 export class Worker {
@@ -311,10 +325,9 @@ export class Worker {
   }
 
   private async configure(ctx: StageContext): Promise<void> {
-    const {strategy, config} = ctx
-    if (strategy.strategy_name !== 'dicom') {
-      throw new StageFailure('GE05', 'configure', `The ${strategy.strategy_name} strategy is not supported by the reference cluster (only dicom is).`)
-    }
+    const {config} = ctx
+    // A bad template or an option the cluster cannot run fails the ingest before anything is read.
+    resolverOf(ctx, 'configure')
     if (config.de_identify) {
       throw new StageFailure('GE05', 'configure', 'De-identification is not supported by the reference cluster; it would copy the data unchanged, so the ingest is refused.')
     }
@@ -360,18 +373,20 @@ export class Worker {
       row = this.store.getRow(id)!
     }
 
+    const {readsHeader} = resolverOf(ctx, 'scan')
     const pending = this.store.files(id, "scan_status = 'pending'")
     await pool(pending, this.opts.scanConcurrency ?? 8, async (f) => {
       ctx.checkpoint()
       await this.opts.hooks?.beforeFile?.({stage: 'scanning', ingestId: id, key: f.key, signal: ctx.signal})
       ctx.checkpoint()
-      await this.scanFile(ctx, reader, f)
+      await this.scanFile(ctx, reader, f, readsHeader)
     })
     this.store.finishTask(id, 'scan', 'completed')
     this.advance(ctx, 'scanning', 'resolving')
   }
 
-  private async scanFile(ctx: StageContext, reader: SourceReader, f: FileRow): Promise<void> {
+  /** Scan one file: the zero-byte check always, the DICOM header only when the strategy places files by their tags. */
+  private async scanFile(ctx: StageContext, reader: SourceReader, f: FileRow, readsHeader: boolean): Promise<void> {
     const {id} = ctx
     const failFile = (code: ClusterCode, message: string, bytes = 0, reads = 0) =>
       this.store.tx(() => {
@@ -388,6 +403,8 @@ export class Worker {
         })
       })
     if (f.size === 0) return failFile('SC03', `${f.src_path}: zero byte file`)
+    // Folder and template ingests upload files as they are: nothing of them is read to place them.
+    if (!readsHeader) return this.store.updateFile(f.id, {scan_status: 'completed', scan_bytes: 0, scan_reads: 0})
     this.store.updateFile(f.id, {scan_status: 'running'})
     let result
     try {
@@ -408,16 +425,21 @@ export class Worker {
   }
 
   private async resolve(ctx: StageContext): Promise<void> {
-    const {id, strategy} = ctx
-    if (strategy.strategy_name !== 'dicom') throw new StageFailure('GE05', 'resolve', `The ${strategy.strategy_name} strategy is not supported.`)
+    const {id} = ctx
+    const resolver = resolverOf(ctx, 'resolve')
     const row = this.store.getRow(id)!
     const files = this.store.files(id, "scan_status = 'completed'")
-    const res = resolveHierarchy(
-      id,
-      files.map((f) => ({id: f.id, srcPath: f.src_path, size: f.size, tags: JSON.parse(f.tags ?? '{}') as DicomTags})),
-      {group: strategy.group, project: strategy.project, subject: strategy.subject || undefined, session: strategy.session || undefined},
-      subjectCodes(row.subjects_csv),
-    )
+    let res
+    try {
+      res = resolver.resolve(
+        id,
+        files.map((f) => ({id: f.id, srcPath: f.src_path, size: f.size, ...(f.tags ? {tags: JSON.parse(f.tags) as DicomTags} : {})})),
+        subjectCodes(row.subjects_csv),
+      )
+    } catch (error) {
+      if (error instanceof MultipleProjectsError) throw new StageFailure('GE05', 'resolve', error.message)
+      throw error
+    }
     const byId = new Map(files.map((f) => [f.id, f]))
     this.store.tx(() => {
       this.store.replaceContainers(
@@ -437,12 +459,18 @@ export class Worker {
           }
         }),
       )
-      for (const [fileId, containerId] of res.placement) this.store.updateFile(fileId, {container_id: containerId})
+      for (const [fileId, containerId] of res.placement) this.store.updateFile(fileId, {container_id: containerId, pack: res.packs.get(fileId) ?? null})
       for (const u of res.unplaced) {
         const f = byId.get(u.fileId)!
-        this.store.updateFile(f.id, {container_id: null, upload_status: 'failed'})
-        this.store.addIssue(id, {code: 'SC04', type: 'resolve', message: u.message, fileId: f.id})
-        this.store.putAudit(id, f, {src_path: f.src_path, dst_path: '', status: 'failed', existing: 0, error_code: 'SC04', error_message: u.message, action_taken: 'none'})
+        this.store.updateFile(f.id, {container_id: null, pack: null, upload_status: 'failed'})
+        this.store.addIssue(id, {code: u.code, type: 'resolve', message: u.message, fileId: f.id})
+        this.store.putAudit(id, f, {src_path: f.src_path, dst_path: '', status: 'failed', existing: 0, error_code: u.code, error_message: u.message, action_taken: 'none'})
+      }
+      for (const u of res.skipped) {
+        const f = byId.get(u.fileId)!
+        this.store.updateFile(f.id, {container_id: null, pack: null, upload_status: 'skipped'})
+        if (u.code) this.store.addIssue(id, {code: u.code, type: 'resolve', message: u.message, fileId: f.id})
+        this.store.putAudit(id, f, {src_path: f.src_path, dst_path: '', status: 'skipped', existing: 0, error_code: u.code ?? '', error_message: u.message, action_taken: 'skipped'})
       }
     })
     this.store.finishTask(id, 'resolve', 'completed')
