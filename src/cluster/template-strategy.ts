@@ -213,9 +213,13 @@ const levelCtx = (ctx: Context, level: string): Record<string, unknown> | undefi
 
 /** What a level does with a folder name: the next level, the end (a packfile or no levels left), or no match. */
 function extract(level: MatchLevel, name: string, ctx: Context): 'next' | 'terminal' | 'nomatch' | 'ignore' {
-  if (level.ignore) return 'ignore'
   const m = level.regex.exec(name)
   if (!m) return 'nomatch'
+  // Inferred from the vendor's docs ("ignore: true" leaves the folder's files out): its code flags the
+  // context before matching, which in a select would ignore everything once any child is `ignore`;
+  // here an ignore level applies to the folders its pattern matches (the same when it is the last
+  // choice of a select with `.*`, the documented use).
+  if (level.ignore) return 'ignore'
   for (const [id, value] of Object.entries(m.groups ?? {})) {
     if (!value) continue
     const key = fromGroupName(id)

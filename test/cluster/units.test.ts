@@ -119,7 +119,7 @@ describe('resolveHierarchy', () => {
     const files = [f('a', base), f('b', {...base, PatientID: 'P2', StudyInstanceUID: '2.1'}), f('c', {PatientID: 'P3', StudyInstanceUID: '3.1'})]
     const over = resolveHierarchy('ing', files, {group: 'grp', project: 'prj', subject: 'S', session: 'V1'})
     expect(over.containers.filter((c) => c.level >= 2 && c.level <= 3).map((c) => c.path)).toEqual(['grp/prj/S', 'grp/prj/S/V1'])
-    expect(over.unplaced).toEqual([{fileId: 'c', message: 'c.dcm: no SeriesInstanceUID in the DICOM header'}])
+    expect(over.unplaced).toEqual([{fileId: 'c', code: 'SC04', message: 'c.dcm: no SeriesInstanceUID in the DICOM header'}])
     const mapped = resolveHierarchy('ing', files.slice(0, 2), {group: 'grp', project: 'prj'}, subjectCodes('code,PatientID\r\n"SUBJ, one",P1\n'))
     expect(mapped.containers.filter((c) => c.level === 2).map((c) => c.path)).toEqual(['grp/prj/P2', 'grp/prj/SUBJ, one'])
   })
