@@ -345,7 +345,6 @@ describe('abort', () => {
 
 describe('what the reference cluster does not do', () => {
   it.each([
-    ['the template strategy', 's3://imaging/study', {strategy_name: 'template', template: 'x'}, {}, /template strategy is not supported/],
     ['de-identification', 's3://imaging/study', {}, {de_identify: true}, /De-identification is not supported/],
   ])('fails %s at configuring with GE05 in the report', async (_what, url, strategy, config, message) => {
     const {handle, api} = await cluster()
