@@ -49,8 +49,10 @@ export class ClusterHttpError extends RemoteError {
     code: string,
     message: string,
     suggestions: string[],
+    /** The `code` field of the cluster's error body, when it sent one (e.g. STRATEGY_NOT_SUPPORTED). */
+    readonly serverCode?: string,
   ) {
-    super(code, message, {suggestions, data: {httpStatus}})
+    super(code, message, {suggestions, data: {httpStatus, ...(serverCode ? {serverCode} : {})}})
   }
 }
 
@@ -248,9 +250,13 @@ export class ClusterClient {
       ])
     }
     if (res.status >= 400 && res.status < 500) {
-      throw new ClusterHttpError(res.status, 'CLUSTER_CLIENT_ERROR', sentence(`The cluster rejected the request (${res.status} on ${where})${said}`), [
-        'Fix what the cluster names above and run the command again.',
-      ])
+      throw new ClusterHttpError(
+        res.status,
+        'CLUSTER_CLIENT_ERROR',
+        sentence(`The cluster rejected the request (${res.status} on ${where})${said}`),
+        ['Fix what the cluster names above and run the command again.'],
+        serverCode(res.body),
+      )
     }
     throw new ClusterHttpError(res.status, 'CLUSTER_SERVER_ERROR', sentence(`The cluster failed (${res.status} on ${where})${said}`), [
       'Try again later; if it persists, the cluster\'s operators need to look at its logs.',
@@ -406,6 +412,17 @@ function snippet(body: string): string {
 }
 
 /** The server's own words from an error body: FastAPI's `detail`, or `message`/`error`, or a summary of the page. */
+/** The machine-readable `code` of a cluster's error body (a short upper-case word), if any. */
+function serverCode(body: string): string | undefined {
+  try {
+    const v = JSON.parse(body)
+    const c = isObject(v) ? v.code : undefined
+    return typeof c === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(c) ? c : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function serverMessage(body: string): string {
   try {
     const v = JSON.parse(body)

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {IngestCommand, startFlags} from '../../cli/ingest-command.js'
+import {RemoteError} from '../../errors.js'
+import {ClusterHttpError} from '../../ingest/http.js'
 import {registerApiKey} from '../../output/redact.js'
 import type {StartSummary} from '../../ingest/service.js'
 
@@ -30,6 +32,20 @@ export default class IngestProject extends IngestCommand<StartSummary> {
     const {args, flags} = await this.parse(IngestProject)
     registerApiKey(args.key)
     // The source site's key travels in the config as the vendor's field (an inference, see docs).
-    return this.startFromFlags('project', args.src, flags, {}, {configExtras: {fw_walker_api_key: args.key}, secrets: [args.key]})
+    try {
+      return await this.startFromFlags('project', args.src, flags, {}, {configExtras: {fw_walker_api_key: args.key}, secrets: [args.key]})
+    } catch (error) {
+      // A cluster without the vendor's platform (the reference cluster) refuses the strategy itself:
+      // say that, not "the cluster rejected the request (400)".
+      if (error instanceof ClusterHttpError && error.httpStatus === 400 && error.serverCode === 'STRATEGY_NOT_SUPPORTED') {
+        throw new RemoteError('STRATEGY_NOT_SUPPORTED', `This cluster cannot run a project ingest: ${error.message.replace(/^.*?\): /, '')}`, {
+          suggestions: [
+            'A project ingest copies a project from a Flywheel site: run it against that site\'s own cluster (--cluster https://SITE/ingest).',
+            'To rehearse an ingest of a bucket on the reference cluster, use ingest dicom, ingest folder or ingest template.',
+          ],
+        })
+      }
+      throw error
+    }
   }
 }
