@@ -15,6 +15,8 @@ import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
 import {putBlob} from '../../emulators/azure-blob-double.mjs'
 import {ACCOUNT, CONTAINER, INGEST, RESOURCE_GROUP, standardSeed, startDoubles, SUBSCRIPTION, azureEnv} from '../helpers/azure.js'
 import {ROOT} from '../helpers/cli.js'
+import {runInProcess} from '../helpers/in-process.js'
+import {ingestEnv, isolatedHome} from '../ingest/helpers.js'
 import {clusterApi, type Api} from '../helpers/cluster.js'
 import {gcsEnv, INGEST_MEMBER, INGEST_TOKEN, startGcs} from '../helpers/gcs.js'
 import {clusterOnMoto, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
@@ -204,6 +206,25 @@ describe('s3://: review, abort and restart of a folder ingest', () => {
     const gets = moto.requestsSince(mark).filter((r) => r.method === 'GET' && r.bucket === 'exports' && r.key !== '')
     expect(gets.filter((r) => r.range !== null)).toEqual([])
     expect(gets.map((r) => r.key).sort()).toEqual(Object.keys(TREE).map((k) => `folder/${k}`).sort())
+  })
+
+  it('through the client: ingest folder and ingest template -y -f finish, and the summary shows the hierarchy', async () => {
+    const {handle} = await s3Cluster()
+    const env = ingestEnv(isolatedHome(), {INGESTGATE_API_KEY: KEY})
+    const folderRun = await runInProcess(['ingest', 'folder', 's3://exports/folder', '--cluster', handle.url, '--enable-project-files', '--no-preflight', '-y', '-f'], {env})
+    expect(folderRun.code, folderRun.stderr).toBe(0)
+    expect(folderRun.stdout + folderRun.stderr).toMatch(/Subjects: 2/)
+    expect(folderRun.stdout + folderRun.stderr).toMatch(/Packfiles: 1/)
+    const templateRun = await runInProcess(
+      ['ingest', 'template', '{group}:{project}:sub-{subject}:ses-{session}:{acquisition}', 's3://exports/folder', '--cluster', handle.url, '--no-preflight', '-y', '-f'],
+      {env},
+    )
+    // The project-level file is an error (no --enable-project-files): the ingest ends with an error in its report (exit 6).
+    expect(templateRun.code, templateRun.stdout + templateRun.stderr).toBe(6)
+    expect(templateRun.stdout + templateRun.stderr).toMatch(/Extracted context is invalid \(SC07\): 1/)
+    const bad = await runInProcess(['ingest', 'template', '{group}:{project}:{nope}', 's3://exports/folder', '--cluster', handle.url, '--no-preflight', '-y'], {env})
+    expect(bad.code).toBe(4)
+    expect(bad.stderr).toMatch(/Invalid template pattern \{nope\}/)
   })
 
   it('an abort in review cancels every file; nothing is written', async () => {
