@@ -22,7 +22,7 @@ export interface BackupInfo {
   source: string
   verb: 'apply' | 'revoke' | 'restore'
   document: 'bucket-policy' | 'iam-policy' | 'role-assignment'
-  /** Where the document lives (bucket; account, container, scope and name), as the provider needs it to write it back. */
+  /** Where the document lives, as the provider needs it to write it back: always `bucket` (the bucket or container), `account` where the cloud has one. */
   target: Record<string, string>
 }
 

@@ -5,11 +5,9 @@ import {alignColumns} from '../../output/table.js'
 import {parseSource, type Source} from '../../source.js'
 import {listBackups, type BackupEntry, type BackupRecord} from '../../state.js'
 
-/** Whether a backup is of the document that holds this source's grant (the bucket's or container's). */
+/** Whether a backup is of the document that holds this source's grant (its bucket's or container's, in its account if any). */
 function isFor(record: BackupRecord, source: Source): boolean {
-  if (record.cloud !== source.provider) return false
-  if (source.provider === 'az') return record.target.account === source.account && record.target.container === source.bucket
-  return record.target.bucket === source.bucket
+  return record.cloud === source.provider && record.target.bucket === source.bucket && record.target.account === source.account
 }
 
 export default class GrantBackups extends BaseCommand<BackupEntry[]> {

@@ -152,7 +152,7 @@ export function assignmentFingerprint(a: RoleAssignmentInfo | undefined): string
 }
 
 function backupAssignment(ctx: AppContext, spec: {account: string; container: string; scope: string}, a: RoleAssignmentInfo, by: {source: string; verb: BackupInfo['verb']}): Promise<string> {
-  const info: BackupInfo = {cloud: 'az', source: by.source, verb: by.verb, document: 'role-assignment', target: {account: spec.account, container: spec.container, scope: a.scope, name: a.name}}
+  const info: BackupInfo = {cloud: 'az', source: by.source, verb: by.verb, document: 'role-assignment', target: {account: spec.account, bucket: spec.container, scope: a.scope, name: a.name}}
   return writeBackup(ctx.stateDir, 'az', `${spec.account}-${spec.container}-role-assignment-${a.name}`, JSON.stringify(a, null, 2), ctx.now(), info)
 }
 
@@ -288,7 +288,7 @@ export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<Azur
   // Already there (a restore run twice) is no change, whatever happened in between.
   const same = assignmentFingerprint(current) === assignmentFingerprint(restored)
   if (!same) refuseUnlessSuccessor(record, assignmentFingerprint(current), `role assignment ${restored.name}`, req.force)
-  const spec = {account: record.target.account, container: record.target.container, scope: restored.scope}
+  const spec = {account: record.target.account, container: record.target.bucket, scope: restored.scope}
   return {
     changes: same ? [] : [{kind: 'role-assignment', action: current ? 'replace' : 'create', id: restored.name, target: restored.scope}],
     diff: same ? [] : [...(current ? assignmentLines(current).map((text) => ({op: '-' as const, text})) : []), ...assignmentLines(restored).map((text) => ({op: '+' as const, text}))],

@@ -126,8 +126,8 @@ describe('grant status, backups and restore on S3', () => {
     // The first apply's write was since replaced (by that restore): restoring it would undo that unseen.
     const refused = await cli(['grant', 'restore', first, '--yes', '--json'])
     expect(refused.code).toBe(4)
-    expect(refused.json?.error.code).toBe('CONCURRENT_CHANGE')
-    expect(refused.json?.error.suggestions.join(' ')).toMatch(/--force/)
+    expect(refused.json?.error?.code).toBe('CONCURRENT_CHANGE')
+    expect(refused.json?.error?.suggestions?.join(' ')).toMatch(/--force/)
     expect((await policy()).Statement.find((s: any) => s.Sid.startsWith('IngestgateRead')).Action).toBe('s3:GetObject')
 
     const forced = await cli(['grant', 'restore', first, '--yes', '--force', '--json'])
