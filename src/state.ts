@@ -180,3 +180,26 @@ export async function readBackup(path: string): Promise<BackupEntry & {content: 
   }
   return {path, content, record: await parseRecord(recordPath)}
 }
+
+/**
+ * A backup's document, parsed and validated against schemas/NAME.schema.json before anything is
+ * written from it.
+ * @throws ConfigError BAD_BACKUP naming what is wrong.
+ */
+export async function parseBackupDocument<T>(backup: {path: string; content: string}, schema: string, what: string): Promise<T> {
+  const bad = (why: string): never => {
+    throw new ConfigError('BAD_BACKUP', `The backup ${backup.path} is not ${what}: ${why}. Nothing was written.`, {
+      suggestions: ['Restore another backup (ingestgate grant backups lists them).'],
+    })
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(backup.content)
+  } catch (error) {
+    return bad((error as Error).message)
+  }
+  const {validateWithSchema} = await import('./schema.js')
+  const problems = await validateWithSchema(schema, data)
+  if (problems.length > 0) bad(problems.join('; '))
+  return data as T
+}

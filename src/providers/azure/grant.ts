@@ -10,7 +10,7 @@ import type {AppContext} from '../../context.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
 import {fingerprint} from '../../core/fingerprint.js'
-import {recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
+import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
 import {refuseUnlessSuccessor} from '../grant-flow.js'
 import type {GrantChange, GrantPlan, RestoreRequest} from '../types.js'
 import {coveringAssignment, permitsDataAction, type AccessInput, type RoleAssignmentInfo, type RoleDefinitionInfo} from './evaluate.js'
@@ -257,30 +257,13 @@ export async function planAzureRevoke(ctx: AppContext, req: AzureRequest): Promi
   }
 }
 
-/** What a role-assignment backup must hold to be written back. */
-function parseBackupAssignment(content: string, path: string): RoleAssignmentInfo {
-  let data: Record<string, unknown> | undefined
-  try {
-    data = JSON.parse(content) as Record<string, unknown>
-  } catch {
-    data = undefined
-  }
-  const missing = ['name', 'scope', 'roleDefinitionId', 'principalId'].filter((k) => typeof data?.[k] !== 'string')
-  if (!data || missing.length > 0) {
-    throw new ConfigError('BAD_BACKUP', `The backup ${path} is not a role assignment: ${data ? `it lacks ${missing.join(', ')}` : 'it is not JSON'}. Nothing was written.`, {
-      suggestions: ['Restore another backup (ingestgate grant backups lists them).'],
-    })
-  }
-  return data as unknown as RoleAssignmentInfo
-}
-
 /**
  * Plan putting a backed-up role assignment back (a PUT under its own name and scope). The
  * assignment must still be what the backed-up change left (its record's fingerprint), unless --force.
  */
 export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<AzureOptions>): Promise<GrantPlan> {
-  const {record, content, path} = req.backup
-  const restored = parseBackupAssignment(content, path)
+  const {record} = req.backup
+  const restored = await parseBackupDocument<RoleAssignmentInfo>(req.backup, 'azure-role-assignment', 'a role assignment')
   const subscriptionId = req.options.cloud.subscriptionId ?? /^\/subscriptions\/([^/]+)/i.exec(restored.scope)?.[1]
   const clients = await ctx.clients.azure({...req.options.cloud, subscriptionId})
   const arm = await clients.arm()

@@ -11,7 +11,7 @@ import type {AppContext} from '../../context.js'
 import {backoffDelay} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
 import {directoryPrefix} from '../../source.js'
-import {recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
+import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
 import {refuseUnlessSuccessor} from '../grant-flow.js'
 import type {GrantChange, GrantPlan, GrantRequest, RestoreRequest} from '../types.js'
 import {parseMember} from './member.js'
@@ -205,35 +205,15 @@ export function planGcpRevoke(ctx: AppContext, req: GrantRequest<GcpOptions>): P
   return plan(ctx, req, 'revoke')
 }
 
-/** What a bucket IAM policy backup must look like to be written back (the fields setIamPolicy takes). */
-function parseBackupPolicy(content: string, path: string): BucketIamPolicy {
-  const bad = (why: string): never => {
-    throw new ConfigError('BAD_BACKUP', `The backup ${path} is not a bucket IAM policy: ${why}. Nothing was written.`, {suggestions: ['Restore another backup (ingestgate grant backups lists them).']})
-  }
-  let data: unknown
-  try {
-    data = JSON.parse(content)
-  } catch (error) {
-    return bad((error as Error).message)
-  }
-  const p = data as BucketIamPolicy
-  if (!p || typeof p !== 'object' || !Array.isArray(p.bindings)) return bad('no bindings list')
-  for (const [i, b] of p.bindings.entries()) {
-    if (typeof b?.role !== 'string' || !Array.isArray(b.members) || b.members.some((m) => typeof m !== 'string')) return bad(`binding ${i} needs a role and a list of members`)
-    if (b.condition !== undefined && typeof b.condition?.expression !== 'string') return bad(`binding ${i}'s condition has no expression`)
-  }
-  return p
-}
-
 /**
  * Plan writing a backed-up bucket IAM policy back, with the current policy's etag. The policy must
  * still be what the backed-up change wrote, unless --force; a write racing another (stale etag)
  * is refused, not merged: a restore means "exactly this document".
  */
 export async function planGcpRestore(ctx: AppContext, req: RestoreRequest<GcpOptions>): Promise<GrantPlan> {
-  const {record, content, path} = req.backup
+  const {record} = req.backup
   const bucket = record.target.bucket
-  const restored = parseBackupPolicy(content, path)
+  const restored = await parseBackupDocument<BucketIamPolicy>(req.backup, 'gcs-iam-policy', 'a bucket IAM policy')
   const gcp = await ctx.clients.gcp(operatorClientOptions(req.options))
   const current = await readPolicy(gcp, bucket)
   // Already there (a restore run twice) is no change, whatever happened in between.

@@ -3,7 +3,7 @@
  * status after apply, after a binding's condition was changed by hand, after revoke; grant backups;
  * grant restore round trip with the etag, its refusal after a later change, and --force.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -92,5 +92,16 @@ describe('grant status, backups and restore on GCS', () => {
     const r = await cli(['grant', 'status', SRC, '--principal', INGEST_MEMBER, '--json'])
     expect(r.code).toBe(5)
     expect(r.json?.result.items.map((i: any) => i.state)).toEqual(['drifted', 'missing'])
+  })
+
+  it('a backup whose document was damaged is refused before any call (exit 3, BAD_BACKUP)', async () => {
+    const [first] = (await cli(['grant', 'backups', SRC, '--json'])).json?.result
+    writeFileSync(first.path, JSON.stringify({bindings: [{role: 'roles/storage.objectViewer', members: 'allUsers'}]}))
+    const sets = double.count('storage.buckets.setIamPolicy')
+    const r = await cli(['grant', 'restore', first.path, '--yes', '--force', '--json'])
+    expect(r.code).toBe(3)
+    expect(r.json?.error?.code).toBe('BAD_BACKUP')
+    expect(r.json?.error?.message).toMatch(/bindings\.0\.members/)
+    expect(double.count('storage.buckets.setIamPolicy')).toBe(sets)
   })
 })
