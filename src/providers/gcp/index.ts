@@ -19,6 +19,8 @@ export const gcpProvider: Provider<GcpOptions> = {
   render: async (req, format) => renderGcpGrant(req.source, req.principal, format),
   planApply: async (ctx, req) => (await import('./grant.js')).planGcpApply(ctx, req),
   planRevoke: async (ctx, req) => (await import('./grant.js')).planGcpRevoke(ctx, req),
+  status: async (ctx, req) => (await import('./grant-status.js')).gcpGrantStatus(ctx, req),
+  planRestore: async (ctx, req) => (await import('./grant.js')).planGcpRestore(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkGcp(ctx, req, opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openGcpReader(ctx, source, options, as),
 }
