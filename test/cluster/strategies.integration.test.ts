@@ -12,12 +12,13 @@ import {CreateBucketCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
+import {Store} from '../../src/cluster/store.js'
 import {putBlob} from '../../emulators/azure-blob-double.mjs'
 import {ACCOUNT, CONTAINER, INGEST, RESOURCE_GROUP, standardSeed, startDoubles, SUBSCRIPTION, azureEnv} from '../helpers/azure.js'
 import {ROOT} from '../helpers/cli.js'
 import {runInProcess} from '../helpers/in-process.js'
 import {ingestEnv, isolatedHome} from '../ingest/helpers.js'
-import {clusterApi, type Api} from '../helpers/cluster.js'
+import {clusterApi, vendorCreateBody, type Api} from '../helpers/cluster.js'
 import {gcsEnv, INGEST_MEMBER, INGEST_TOKEN, startGcs} from '../helpers/gcs.js'
 import {clusterOnMoto, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
 
@@ -225,6 +226,22 @@ describe('s3://: review, abort and restart of a folder ingest', () => {
     const bad = await runInProcess(['ingest', 'template', '{group}:{project}:{nope}', 's3://exports/folder', '--cluster', handle.url, '--no-preflight', '-y'], {env})
     expect(bad.code).toBe(4)
     expect(bad.stderr).toMatch(/Invalid template pattern \{nope\}/)
+  })
+
+  it('a template that does not parse fails the ingest at configuring (GE05) when it got past the API (an older cluster stored it)', async () => {
+    const first = await s3Cluster()
+    await first.handle.stop()
+    const store = new Store(join(first.dataDir, 'cluster.db'))
+    const {config} = vendorCreateBody('s3://exports/folder')
+    const ingest = store.createIngest(config as never, {...TEMPLATE, template: '{group}:{project}:{nope}'} as never, 's3://exports/folder')
+    store.close()
+    const second = await s3Cluster(first.dataDir)
+    await second.api.call('POST', `/ingests/${ingest.id}/start`)
+    const done = await second.api.waitFor(ingest.id, ['failed'])
+    expect(done.history.map((h: [string, number]) => h[0])).toEqual(['created', 'configuring', 'failed'])
+    expect((await second.api.get(`/ingests/${ingest.id}/report`)).errors).toEqual([
+      {task: expect.any(String), type: 'configure', code: 'GE05', message: expect.stringMatching(/^Invalid template pattern \{nope\} in "\{nope\}"/)},
+    ])
   })
 
   it('an abort in review cancels every file; nothing is written', async () => {
