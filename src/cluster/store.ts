@@ -202,7 +202,8 @@ export class Store {
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('busy_timeout = 5000')
     this.db.exec(SCHEMA)
-    // A data directory from before packfiles were recorded gets the column (null: counted as before).
+    // A data directory from before packfiles were recorded gets the column; files resolved before
+    // then have none (their ingest's summary counts no packfiles; a resolve that runs again sets it).
     const columns = this.db.prepare('PRAGMA table_info(files)').all() as Array<{name: string}>
     if (!columns.some((c) => c.name === 'pack')) this.db.exec('ALTER TABLE files ADD COLUMN pack TEXT')
   }
