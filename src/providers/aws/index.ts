@@ -39,4 +39,5 @@ export const awsProvider: Provider<AwsOptions> = {
   planRevoke: async (ctx, req) => (await import('./grant.js')).planAwsRevoke(ctx, asDirectory(req), req.source.prefix),
   check: async (ctx, req, opts) => (await import('./check.js')).checkAws(ctx, asDirectory(req), opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openS3Reader(ctx, source, options, as),
+  locate: async (ctx, source, options) => (await import('./location.js')).locateS3Bucket(ctx, source, options),
 }

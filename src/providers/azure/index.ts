@@ -24,4 +24,5 @@ export const azureProvider: Provider<AzureOptions> = {
   planRevoke: async (ctx, req) => (await import('./grant.js')).planAzureRevoke(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkAzure(ctx, req, opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openBlobReader(ctx, source, options, as),
+  locate: async (ctx, source, options) => (await import('./location.js')).locateStorageAccount(ctx, source, options),
 }
