@@ -53,5 +53,7 @@ export function formatSize(bytes: number, binary = false): string {
     v /= base
     i++
   }
-  return i === 0 ? `${bytes} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2).replace(/\.?0+$/, '')} ${units[i]}`
+  const digits = v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)
+  // Trailing zeros of the fraction only: 1.50 -> 1.5, 2.00 -> 2, 500 stays 500.
+  return i === 0 ? `${bytes} B` : `${digits.includes('.') ? digits.replace(/\.?0+$/, '') : digits} ${units[i]}`
 }

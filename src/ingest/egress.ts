@@ -142,7 +142,9 @@ export function formatCost(cost: number, currency: string, exact: number): strin
 export function estimateText(e: EgressEstimate): {detail: string; rows: string[]} {
   const atLeast = e.atLeast ? 'at least ' : ''
   const where = e.location.known ? `${e.cloud} ${e.location.location} (${e.location.locationType}, from ${e.location.via})` : `${e.cloud}, location unknown (${e.location.reason})`
-  const qty = `${e.quantity < 0.01 && e.quantity > 0 ? e.quantity.toExponential(2) : e.quantity.toFixed(2)} ${e.unit}`
+  // The clouds' "GB" is 2^30 bytes: said so, next to the decimal size of the bytes themselves.
+  const unitName = e.unit === 'GB' && e.unitBytes === 2 ** 30 ? 'GB of 2^30 bytes' : e.unit
+  const qty = `billed as ${e.quantity < 0.01 && e.quantity > 0 ? e.quantity.toExponential(2) : e.quantity.toFixed(2)} ${unitName}`
   const detail =
     `${atLeast}${formatCost(e.cost, e.currency, e.quantity * e.pricePerUnit)} estimated to move ${atLeast}${formatSize(e.bytes)} (${qty}) out of ${where} to the internet, ` +
     `at ${e.currency === 'USD' ? '$' : e.currency + ' '}${e.pricePerUnit}/${e.unit}: ${e.priceBasis}` +

@@ -173,7 +173,7 @@ export function sizeLimitStep(maxBytes: number, listed: {bytes: number; objects:
   const atLeast = listed.truncated ? 'at least ' : ''
   if (listed.bytes > maxBytes) return {verdict: 'exceeded', step: {name: 'size-limit', status: 'fail', detail: `${atLeast}${bytesText(listed.bytes)} match, more than ${limit}`}}
   if (listed.truncated) {
-    return {verdict: 'unverified', step: {name: 'size-limit', status: 'fail', detail: `the listing stopped after ${listed.objects} objects with ${bytesText(listed.bytes)} matching so far, so ${limit} could not be verified`}}
+    return {verdict: 'unverified', step: {name: 'size-limit', status: 'fail', detail: `the listing stopped after ${listed.objects.toLocaleString('en-US')} objects with ${bytesText(listed.bytes)} matching so far, so ${limit} could not be verified`}}
   }
   return {verdict: 'within', step: {name: 'size-limit', status: 'pass', detail: `${bytesText(listed.bytes)} match, within ${limit}`}}
 }
