@@ -141,7 +141,7 @@ export function formatCost(cost: number, currency: string, exact: number): strin
 /** The estimate's one-line summary and its assumption rows, for the preflight's text output. */
 export function estimateText(e: EgressEstimate): {detail: string; rows: string[]} {
   const atLeast = e.atLeast ? 'at least ' : ''
-  const where = e.location.known ? `${e.cloud} ${e.location.location} (${e.location.locationType}, from ${e.location.via})` : `${e.cloud}, location unknown (${e.location.reason})`
+  const where = e.location.known ? `${e.cloud} ${e.location.location} (${e.location.locationType}, per ${e.location.via})` : `${e.cloud}, location unknown (${e.location.reason})`
   // The clouds' "GB" is 2^30 bytes: said so, next to the decimal size of the bytes themselves.
   const unitName = e.unit === 'GB' && e.unitBytes === 2 ** 30 ? 'GB of 2^30 bytes' : e.unit
   const qty = `billed as ${e.quantity < 0.01 && e.quantity > 0 ? e.quantity.toExponential(2) : e.quantity.toFixed(2)} ${unitName}`

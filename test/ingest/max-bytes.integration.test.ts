@@ -69,7 +69,7 @@ describe('--max-bytes on the reference cluster', () => {
     const before = await ingestsOnCluster()
     const r = await start('dicom', ['--max-bytes', '1GB'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toMatch(/PASS {2}estimate: less than \$0\.01 estimated to move .* out of AWS eu-west-1 \(region, from HeadBucket \(x-amz-bucket-region\)\) to the internet, at \$0\.09\/GB: the price for eu-west-1 \(price table of \d{4}-\d\d-\d\d; --egress-price-per-gb overrides it\)/)
+    expect(r.stderr).toMatch(/PASS {2}estimate: less than \$0\.01 estimated to move .* out of AWS eu-west-1 \(region, per HeadBucket x-amz-bucket-region\) to the internet, at \$0\.09\/GB: the price for eu-west-1 \(price table of \d{4}-\d\d-\d\d; --egress-price-per-gb overrides it\)/)
     expect(r.stderr).toMatch(/^ +assumes: The cluster reads from outside AWS, over the internet/m)
     expect(r.stderr).toMatch(/^ +source: https:\/\/aws\.amazon\.com\/s3\/pricing/m)
     expect(r.stderr).toMatch(/PASS {2}size-limit: .* match, within --max-bytes 1 GB \(1,000,000,000 bytes\)/)
@@ -84,7 +84,7 @@ describe('--max-bytes on the reference cluster', () => {
     const expected = {
       cloud: 'AWS',
       provider: 's3',
-      location: {known: true, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket (x-amz-bucket-region)'},
+      location: {known: true, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket x-amz-bucket-region'},
       bytes: dicomBytes,
       atLeast: false,
       unit: 'GB',

@@ -36,7 +36,7 @@ describe('preflight', () => {
       live: false,
       check: async () => ({status: 'fail' as const, detail: 'access is not as the ingest cluster needs it', rows: ['FAIL  static get s3://acme-imaging/dicom: denied']}),
       lister: async () => ({objects: [{key: 'dicom/a.dcm', size: 1000}, {key: 'dicom/b.txt', size: 24}], truncated: false}),
-      locator: async () => ({known: true as const, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket (x-amz-bucket-region)'}),
+      locator: async () => ({known: true as const, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket x-amz-bucket-region'}),
     }
     await expect(preflight(input, (r) => shown.push(r))).rejects.toMatchObject({code: 'PREFLIGHT_FAILED', exitCode: 5, message: expect.stringContaining('denied')})
     expect(shown[0]).toMatchObject({passed: false, objects: 2, bytes: 1024, matching: {objects: 1, bytes: 1000}, truncated: false})

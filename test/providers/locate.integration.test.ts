@@ -39,7 +39,7 @@ describe('locate on S3 (moto)', () => {
   }
 
   it('names the bucket Region from HeadBucket, also when HeadBucket is refused; a missing bucket is unknown with why', async () => {
-    expect(await locate('s3://eu-scans/dicom')).toEqual({known: true, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket (x-amz-bucket-region)'})
+    expect(await locate('s3://eu-scans/dicom')).toEqual({known: true, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket x-amz-bucket-region'})
     expect(await locate('s3://us-scans')).toMatchObject({known: true, location: 'us-east-1'})
     expect(await locate('s3://eu-scans/dicom', unlisting.credentials)).toEqual({known: true, location: 'eu-west-1', locationType: 'region', via: 'x-amz-bucket-region of a refused HeadBucket'})
     const missing = await locate('s3://no-such-bucket-here/dicom')

@@ -15,7 +15,7 @@ export async function locateS3Bucket(ctx: AppContext, source: Source, options: A
   try {
     const aws = await new AwsIdentity(ctx, options.cloud).get()
     const {region} = await aws.s3.probeBucket(source.bucket)
-    if (region) return {known: true, location: region, locationType: 'region', via: 'HeadBucket (x-amz-bucket-region)'}
+    if (region) return {known: true, location: region, locationType: 'region', via: 'HeadBucket x-amz-bucket-region'}
     return {known: false, reason: `HeadBucket on ${source.bucket} answered without x-amz-bucket-region`}
   } catch (error) {
     const region = error instanceof AppError ? (error.data?.region as string | undefined) : undefined
