@@ -13,6 +13,7 @@ import {createContext} from '../../src/context.js'
 import {awsProvider} from '../../src/providers/aws/index.js'
 import {azureProvider} from '../../src/providers/azure/index.js'
 import {gcpProvider} from '../../src/providers/gcp/index.js'
+import {defaultSourceLocator} from '../../src/ingest/preflight.js'
 import {parseSource} from '../../src/source.js'
 import {ACCOUNT, ADMIN, CONTAINER, INGEST, RESOURCE_GROUP, standardSeed, startDoubles, SUBSCRIPTION, useIdentityInProcess, type TestIdentity} from '../helpers/azure.js'
 import {baseEnv} from '../helpers/cli.js'
@@ -42,6 +43,9 @@ describe('locate on S3 (moto)', () => {
     expect(await locate('s3://eu-scans/dicom')).toEqual({known: true, location: 'eu-west-1', locationType: 'region', via: 'HeadBucket x-amz-bucket-region'})
     expect(await locate('s3://us-scans')).toMatchObject({known: true, location: 'us-east-1'})
     expect(await locate('s3://eu-scans/dicom', unlisting.credentials)).toEqual({known: true, location: 'eu-west-1', locationType: 'region', via: 'x-amz-bucket-region of a refused HeadBucket'})
+    // The preflight's locator: the registry's provider, its options from the start command's flags.
+    const env = baseEnv(moto.credentialsEnv())
+    expect(await defaultSourceLocator(createContext({env, quiet: true}), parseSource('s3://eu-scans/dicom'), {cloudFlags: {'endpoint-url': moto.endpoint}, live: false})).toMatchObject({known: true, location: 'eu-west-1'})
     const missing = await locate('s3://no-such-bucket-here/dicom')
     expect(missing.known).toBe(false)
     expect(missing).toMatchObject({reason: expect.stringContaining('no-such-bucket-here')})
@@ -69,6 +73,8 @@ describe('locate on GCS (the double)', () => {
     expect(await locate('gs://regional-bkt/dicom')).toEqual({known: true, location: 'US-CENTRAL1', locationType: 'region', via: 'storage.buckets.get'})
     expect(await locate('gs://multi-bkt')).toMatchObject({known: true, location: 'EU', locationType: 'multi-region'})
     expect(await locate('gs://dual-bkt')).toMatchObject({known: true, location: 'NAM4', locationType: 'dual-region'})
+    const env = gcsEnv(double, ADMIN_TOKEN)
+    expect(await defaultSourceLocator(createContext({env, quiet: true}), parseSource('gs://dual-bkt/x'), {cloudFlags: {'endpoint-url': double.url}, live: false})).toMatchObject({known: true, location: 'NAM4'})
   })
 
   it('the double answers the metadata as the API does: rpo only for dual- and multi-regions', async () => {
