@@ -8,7 +8,7 @@ import type {FlagInput} from '@oclif/core/interfaces'
 
 import {ConfigError, UsageError} from '../errors.js'
 import {providerFlagSets} from '../providers/index.js'
-import type {GrantRequest, OptionInput, Provider, ProviderFlagSet} from '../providers/types.js'
+import type {GrantRequest, OptionInput, Provider, ProviderFlagSet, StatusRequest} from '../providers/types.js'
 import {loadSite, type SiteFile} from '../site.js'
 import {parseSource, type ProviderId, type Source} from '../source.js'
 
@@ -81,15 +81,17 @@ export interface ResolvedRequest {
   site?: SiteFile
 }
 
+interface RequestHow {
+  purpose: OptionInput['purpose']
+  groups: readonly FlagGroup[]
+  env: NodeJS.ProcessEnv
+}
+
 /**
- * Build the request from the source argument and flags: the provider, its own options, the
- * principal (flag, site file, or what the options imply), validated before any network call.
+ * The provider, its options and the principal (flag, site file, or what the options imply, validated)
+ * for a source; the principal is undefined when nothing names one.
  */
-export async function grantRequest(
-  sourceText: string,
-  flags: GrantFlagValues,
-  how: {purpose: OptionInput['purpose']; groups: readonly FlagGroup[]; env: NodeJS.ProcessEnv},
-): Promise<ResolvedRequest> {
+async function resolveRequest(sourceText: string, flags: GrantFlagValues, how: RequestHow) {
   const {purpose, groups, env} = how
   const source = parseSource(sourceText)
   refuseForeignFlags(source, flags, groups)
@@ -97,12 +99,28 @@ export async function grantRequest(
   const provider = await getProvider(source.provider)
   const site: SiteFile | undefined = flags.site ? await loadSite(flags.site) : undefined
   const options = provider.readOptions({flags, site, env, purpose})
-  const principal = (flags.principal ?? (site ? provider.principalFromSite(site) : undefined) ?? provider.principalFromOptions?.(options))?.trim()
+  const principal = (flags.principal ?? (site ? provider.principalFromSite(site) : undefined) ?? provider.principalFromOptions?.(options))?.trim() || undefined
+  if (principal) provider.validatePrincipal(principal)
+  return {provider, site, source, options, principal}
+}
+
+/**
+ * Build the request from the source argument and flags: the provider, its own options, the
+ * principal (flag, site file, or what the options imply), validated before any network call.
+ * @throws ConfigError MISSING_PRINCIPAL when nothing names the principal.
+ */
+export async function grantRequest(sourceText: string, flags: GrantFlagValues, how: RequestHow): Promise<ResolvedRequest> {
+  const {provider, site, source, options, principal} = await resolveRequest(sourceText, flags, how)
   if (!principal) {
     throw new ConfigError('MISSING_PRINCIPAL', `No ingest principal given for ${source.url}.`, {
       suggestions: [`Pass --principal (${provider.principalNoun}) or --site FILE with the principal for this cloud.`],
     })
   }
-  provider.validatePrincipal(principal)
   return {provider, site, req: {source, principal, options}}
+}
+
+/** The request of `grant status`: as grantRequest, but the principal may be left out. */
+export async function statusRequest(sourceText: string, flags: GrantFlagValues, how: RequestHow): Promise<{provider: Provider; req: StatusRequest}> {
+  const {provider, source, options, principal} = await resolveRequest(sourceText, flags, how)
+  return {provider, req: {source, options, principal}}
 }

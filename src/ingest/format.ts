@@ -3,6 +3,7 @@
  * know the vendor CLI's `fw ingest follow` (status headers, progress lines, the review summary, the
  * final report), so every one of them is tested as an exact string.
  */
+import {alignColumns} from '../output/table.js'
 import type {ErrorSummary, IngestStatus, Progress, Report, Summary} from './protocol.js'
 
 /** Status names are padded to the longest status name (`detecting_duplicates`). */
@@ -161,12 +162,6 @@ export function reportTitle(status: string): string {
   if (status === 'aborted') return 'Final report (the ingest was aborted)'
   if (status === 'finished' || status === 'failed') return 'Final report'
   return `Report so far (the ingest is not finished: it is ${status})`
-}
-
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-export function alignColumns(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? []
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd())
 }
 
 /** The `ingest list` table: a header, then one aligned row per ingest (the URL last: it is the longest). */

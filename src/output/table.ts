@@ -7,6 +7,7 @@
 import {Chalk, type ChalkInstance} from 'chalk'
 
 import {groupRows, type CheckResult, type Outcome, type Severity} from '../core/verdict.js'
+import type {GrantStatus, GrantStatusItem} from '../providers/types.js'
 import {colorLevel, type Writer} from './ui.js'
 
 /** Colour for data written to stdout: on when stdout (not stderr) is a terminal, never with NO_COLOR. */
@@ -35,6 +36,12 @@ function paintSeverity(s: Severity, color: ChalkInstance): (t: string) => string
 
 function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - text.length))
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function alignColumns(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? []
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd())
 }
 
 const RESOURCE_WIDTH = 44
@@ -111,5 +118,36 @@ export function renderCheckTable(result: CheckResult, color: ChalkInstance): str
     const what = s.fail > 0 ? `${s.fail} of ${total} checks fail` : `${s.unknown} of ${total} checks cannot be decided`
     lines.push(color.red.bold(`NOT OK: ${what} (${counts}). Apply the remedies above and re-run.`))
   }
+  return lines.join('\n')
+}
+
+const STATE_TEXT = {'in-place': 'IN PLACE', drifted: 'DRIFTED', missing: 'MISSING'} as const
+
+/**
+ * `grant status` as a person reads it: per principal, one line per thing ingestgate grants with its
+ * state, what differs under each line that is not in place, then a one-line verdict.
+ */
+export function renderGrantStatus(status: GrantStatus, color: ChalkInstance): string {
+  const lines = [color.bold(`ingestgate's grant on ${status.source}`)]
+  if (status.principals.length === 0) {
+    lines.push('', 'Nothing ingestgate grants is on this source (no statement, grant, binding or assignment of its own).')
+    return lines.join('\n')
+  }
+  const paint = {'in-place': color.green, drifted: color.yellow, missing: color.red.bold}
+  for (const principal of status.principals) {
+    lines.push('', principal)
+    for (const item of status.items.filter((i) => i.principal === principal)) {
+      lines.push(`  ${paint[item.state](pad(STATE_TEXT[item.state], 9))} ${item.kind} ${item.id}${item.target ? color.dim(` on ${item.target}`) : ''}`)
+      if (item.state !== 'in-place') lines.push(`  ${' '.repeat(9)} ${item.detail}`)
+    }
+  }
+  const count = (s: GrantStatusItem['state']) => status.items.filter((i) => i.state === s).length
+  const off = count('drifted') + count('missing')
+  lines.push(
+    '',
+    off === 0
+      ? color.green(`In place: all ${status.items.length} as apply writes them.`)
+      : color.red(`Not as apply writes it: ${count('drifted')} drifted, ${count('missing')} missing, ${count('in-place')} in place. grant apply puts it back; grant revoke removes it.`),
+  )
   return lines.join('\n')
 }

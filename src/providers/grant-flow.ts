@@ -3,7 +3,9 @@
  * --dry-run, ask unless --yes, then execute and report. Providers only build plans.
  */
 import type {AppContext} from '../context.js'
+import {RemoteError} from '../errors.js'
 import {formatDiff} from '../output/ui.js'
+import type {BackupRecord} from '../state.js'
 import type {GrantChange, GrantPlan} from './types.js'
 
 export interface GrantOutcome {
@@ -13,7 +15,8 @@ export interface GrantOutcome {
   /** The user said no at the prompt. */
   cancelled: boolean
   source: string
-  principal: string
+  /** The principal granted or revoked (restore writes a whole document, for whoever it names). */
+  principal?: string
   changes: GrantChange[]
   backup?: string
   notes: string[]
@@ -27,23 +30,24 @@ export function describeChange(c: GrantChange): string {
 export async function runGrantPlan(
   ctx: AppContext,
   plan: GrantPlan,
-  opts: {verb: 'apply' | 'revoke'; dryRun: boolean; yes: boolean; source: string; principal: string},
+  opts: {verb: 'apply' | 'revoke' | 'restore'; dryRun: boolean; yes: boolean; source: string; principal?: string},
 ): Promise<GrantOutcome> {
   const {ui} = ctx
   const base = {source: opts.source, principal: opts.principal, changes: plan.changes, dryRun: opts.dryRun, cancelled: false}
   for (const note of plan.notes) ui.info(note)
   if (plan.changes.length === 0) {
-    ui.info(ui.color.green(`No changes: ${opts.verb === 'apply' ? 'the grant is already in place' : 'nothing of ingestgate is left to remove'}.`))
+    const why = {apply: 'the grant is already in place', revoke: 'nothing of ingestgate is left to remove', restore: 'the document is already what the backup holds'}[opts.verb]
+    ui.info(ui.color.green(`No changes: ${why}.`))
     return {...base, changed: false, notes: plan.notes}
   }
-  ui.info(ui.color.bold(`Plan (${opts.verb} ${opts.source} for ${opts.principal}):`))
+  ui.info(ui.color.bold(`Plan (${opts.verb} ${opts.source}${opts.principal ? ` for ${opts.principal}` : ''}):`))
   for (const c of plan.changes) ui.info(`  ${c.action === 'add' || c.action === 'create' ? '+' : c.action === 'replace' ? '~' : '-'} ${describeChange(c)}`)
   if (plan.diff.length > 0) ui.info(formatDiff(plan.diff, ui.color))
   if (opts.dryRun) {
     ui.info('Dry run: nothing was changed.')
     return {...base, changed: false, notes: plan.notes}
   }
-  if (!opts.yes && !(await ctx.confirm(`${opts.verb === 'apply' ? 'Apply' : 'Revoke'} these ${plan.changes.length} change(s)?`))) {
+  if (!opts.yes && !(await ctx.confirm(`${opts.verb[0].toUpperCase()}${opts.verb.slice(1)} these ${plan.changes.length} change(s)?`))) {
     ui.info('Cancelled: nothing was changed.')
     return {...base, changed: false, cancelled: true, notes: plan.notes}
   }
@@ -52,4 +56,23 @@ export async function runGrantPlan(
   for (const note of done.notes) ui.info(note)
   ui.info(ui.color.green(`Done: ${plan.changes.length} change(s) made.`))
   return {...base, changed: true, backup: done.backup, notes: [...plan.notes, ...done.notes]}
+}
+
+/**
+ * The restore guard: the document must still be what the backed-up change wrote, or a change made
+ * since (by a person or another tool) would be overwritten unseen. `force` overrides it.
+ * @throws RemoteError CONCURRENT_CHANGE (exit 4)
+ */
+export function refuseUnlessSuccessor(record: BackupRecord, current: string, what: string, force: boolean): void {
+  if (force) return
+  if (!record.successor) {
+    throw new RemoteError('CONCURRENT_CHANGE', `The ${record.verb} that made this backup (${record.time}) was not confirmed, so ingestgate cannot tell whether ${what} changed since; nothing was written.`, {
+      suggestions: ['Compare the current document with the backup yourself, then restore with --force.'],
+    })
+  }
+  if (record.successor.fingerprint !== current) {
+    throw new RemoteError('CONCURRENT_CHANGE', `${what[0].toUpperCase()}${what.slice(1)} changed after the ${record.verb} of ${record.successor.time} that made this backup; restoring would overwrite that later change. Nothing was written.`, {
+      suggestions: ['Look at what changed (ingestgate grant status, or the cloud console), restore a later backup (ingestgate grant backups), or restore this one anyway with --force.'],
+    })
+  }
 }

@@ -14,6 +14,7 @@ import type {AppContext} from '../context.js'
 import type {BackoffOptions} from '../core/duration.js'
 import type {CheckResult} from '../core/verdict.js'
 import type {SiteFile} from '../site.js'
+import type {BackupEntry} from '../state.js'
 import type {ProviderId, Source} from '../source.js'
 
 /**
@@ -76,6 +77,43 @@ export interface GrantPlan {
   warnings?: string[]
   /** Make the writes. Only called after the plan was shown and confirmed. */
   execute(): Promise<{backup?: string; notes: string[]}>
+}
+
+/** One thing ingestgate grants on a source, as it is now compared with what apply would write today. */
+export interface GrantStatusItem {
+  principal: string
+  /** As in GrantChange: 'bucket-policy-statement', 'kms-grant', 'iam-binding', 'role-assignment'. */
+  kind: string
+  /** Sid, grant name, role and member, assignment name. */
+  id: string
+  target?: string
+  /** in-place: exactly what apply writes; drifted: there but different; missing: not there. */
+  state: 'in-place' | 'drifted' | 'missing'
+  /** What is there, or what differs and how apply would change it. */
+  detail: string
+}
+
+export interface GrantStatus {
+  source: string
+  /** The principals ingestgate has granted on the source (or the one asked about). */
+  principals: string[]
+  items: GrantStatusItem[]
+  notes: string[]
+}
+
+/** A grant status request: the principal is optional (without it, ingestgate's own grants name them). */
+export interface StatusRequest<O = unknown> {
+  source: Source
+  principal?: string
+  options: O
+}
+
+/** A backup to write back, as `grant restore` read and validated it. */
+export interface RestoreRequest<O = unknown> {
+  backup: BackupEntry & {content: string}
+  options: O
+  /** Write even when the document changed after the backed-up change. */
+  force: boolean
 }
 
 export interface RenderResult {
@@ -172,6 +210,13 @@ export interface Provider<O = unknown> {
   render(req: GrantRequest<O>, format: string): Promise<RenderResult>
   planApply(ctx: AppContext, req: GrantRequest<O>): Promise<GrantPlan>
   planRevoke(ctx: AppContext, req: GrantRequest<O>): Promise<GrantPlan>
+  /** Read-only: what ingestgate has granted on the source, and whether it is still what apply writes. */
+  status(ctx: AppContext, req: StatusRequest<O>): Promise<GrantStatus>
+  /**
+   * Plan writing a backed-up document back. Refuses (CONCURRENT_CHANGE) when the document is no
+   * longer what the backed-up change wrote, unless `force`; execute() backs up what it replaces.
+   */
+  planRestore(ctx: AppContext, req: RestoreRequest<O>): Promise<GrantPlan>
   /**
    * Verify, operation by operation, that the principal can do what the ingest cluster does on the
    * source. A failing operation is a result (ok: false), not an exception; only failing to run the

@@ -40,7 +40,8 @@ export interface ArmPort {
   /** Find an account by name in the subscription (when no resource group was given). */
   findStorageAccount(account: string): Promise<AccountInfo | undefined>
   /** The principal's assignments at the scope, above it and below it (ARM's principalId filter). */
-  listRoleAssignments(scope: string, principalId: string): Promise<RoleAssignmentInfo[]>
+  /** At the scope, above and below it; only the principal's when one is given. */
+  listRoleAssignments(scope: string, principalId?: string): Promise<RoleAssignmentInfo[]>
   getRoleAssignment(scope: string, name: string): Promise<RoleAssignmentInfo | undefined>
   /** PUT; `created` is false when ARM answered 200 (the same name existed). */
   createRoleAssignment(scope: string, name: string, body: {roleDefinitionId: string; principalId: string; condition?: string; description?: string}): Promise<{assignment: RoleAssignmentInfo; created: boolean}>
@@ -219,9 +220,9 @@ async function createArmPort(credential: Credential, options: AzureClientOptions
         return undefined
       }),
     listRoleAssignments: (at, principalId) =>
-      call(`listing the role assignments of ${principalId} at ${at}`, async () => {
+      call(`listing the role assignments${principalId ? ` of ${principalId}` : ''} at ${at}`, async () => {
         const out: RoleAssignmentInfo[] = []
-        for await (const a of auth.roleAssignments.listForScope(stripSlash(at), {filter: `principalId eq '${principalId}'`})) out.push(toAssignment(a))
+        for await (const a of auth.roleAssignments.listForScope(stripSlash(at), principalId ? {filter: `principalId eq '${principalId}'`} : {})) out.push(toAssignment(a))
         return out
       }),
     getRoleAssignment: (at, name) =>

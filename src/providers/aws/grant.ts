@@ -19,17 +19,20 @@ import {
 import {findPublicStatements, findStaleUniqueIds} from './policy/lint.js'
 import type {IamPolicy} from './policy/types.js'
 import {ConfigError, RemoteError} from '../../errors.js'
-import {writeBackup} from '../../state.js'
-import type {GrantChange, GrantPlan} from '../types.js'
-import type {AwsRequest} from './options.js'
+import {fingerprint} from '../../core/fingerprint.js'
+import {recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
+import type {GrantChange, GrantPlan, RestoreRequest} from '../types.js'
+import type {AwsOptions, AwsRequest} from './options.js'
 import {bucketOwnerView} from './bucket-owner.js'
 import {grantStatements, kmsGrantName, legacySids, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
 import {discoverKmsKeys} from './kms-keys.js'
+import {refuseUnlessSuccessor} from '../grant-flow.js'
+import {parseSource} from '../../source.js'
 
 /** How many objects apply samples to find the KMS keys in use. */
 export const KMS_DISCOVERY_SAMPLE = 20
 
-interface BucketState {
+export interface BucketState {
   aws: AwsClients
   owner: string
   region?: string
@@ -37,7 +40,8 @@ interface BucketState {
   policy: IamPolicy | null
 }
 
-async function readBucket(ctx: AppContext, req: AwsRequest): Promise<BucketState> {
+/** The bucket's owner, region and policy, read with the operator's credentials. */
+export async function readBucket(ctx: AppContext, req: Pick<AwsRequest, 'source' | 'options'>): Promise<BucketState> {
   const aws = await ctx.clients.aws(req.options.cloud)
   const bucket = req.source.bucket
   const {owner, region} = await bucketOwnerView(aws, bucket)
@@ -61,8 +65,22 @@ function statementChanges(changes: PolicyChange[]): GrantChange[] {
   return changes.map((c) => ({kind: 'bucket-policy-statement', action: c.kind, id: c.sid}))
 }
 
-/** Compare-and-write: refuse if the policy moved since we read it, write, then re-read and verify. */
-async function writePolicy(ctx: AppContext, state: BucketState, bucket: string, next: IamPolicy | null): Promise<{backup?: string}> {
+/** The fingerprint of a bucket policy as S3 returns it (`absent` when there is none). */
+export function policyFingerprint(text: string | null): string {
+  return fingerprint(text === null ? null : JSON.parse(text))
+}
+
+/**
+ * Compare-and-write: refuse if the policy moved since we read it, back it up, write, then re-read
+ * and verify; the backup's record gets the fingerprint of what was written.
+ */
+async function writePolicy(
+  ctx: AppContext,
+  state: BucketState,
+  bucket: string,
+  next: IamPolicy | null,
+  by: {source: string; verb: BackupInfo['verb']},
+): Promise<{backup?: string; notes: string[]}> {
   const {aws, owner} = state
   const current = await aws.s3.getBucketPolicy(bucket, owner)
   if (current !== state.policyText) {
@@ -70,7 +88,8 @@ async function writePolicy(ctx: AppContext, state: BucketState, bucket: string, 
       suggestions: ['Someone else is editing this policy. Re-run to plan against the new document.'],
     })
   }
-  const backup = state.policyText === null ? undefined : await writeBackup(ctx.stateDir, 's3', `${bucket}-policy`, state.policyText, ctx.now())
+  const info: BackupInfo = {cloud: 's3', source: by.source, verb: by.verb, document: 'bucket-policy', target: {bucket}}
+  const backup = state.policyText === null ? undefined : await writeBackup(ctx.stateDir, 's3', `${bucket}-policy`, state.policyText, ctx.now(), info)
   if (next === null) await aws.s3.deleteBucketPolicy(bucket, owner)
   else await aws.s3.putBucketPolicy(bucket, serialisePolicy(next), owner)
   const after = await aws.s3.getBucketPolicy(bucket, owner)
@@ -80,7 +99,8 @@ async function writePolicy(ctx: AppContext, state: BucketState, bucket: string, 
       suggestions: ['Review the current policy, then re-run apply (it merges into whatever is there now).'],
     })
   }
-  return {backup}
+  const problem = backup ? await recordSuccessor(backup, policyFingerprint(after), ctx.now()) : undefined
+  return {backup, notes: problem ? [problem] : []}
 }
 
 interface KeyPlan {
@@ -90,7 +110,7 @@ interface KeyPlan {
   existing: Array<{grantId: string; ok: boolean}>
 }
 
-async function planKeys(aws: AwsClients, req: AwsRequest, region: string | undefined, owner: string, purpose: 'apply' | 'revoke'): Promise<{keys: KeyPlan[]; notes: string[]; warnings: string[]}> {
+export async function planKeys(aws: AwsClients, req: AwsRequest, region: string | undefined, owner: string, purpose: 'apply' | 'revoke'): Promise<{keys: KeyPlan[]; notes: string[]; warnings: string[]}> {
   const principal = req.principal
   const explicit = req.options.kmsKeys.map((k) => parseKmsKeyArn(k).arn)
   const found = await discoverKmsKeys(aws, req.source.bucket, req.source.prefix, {region, owner, sample: KMS_DISCOVERY_SAMPLE, explicit, purpose})
@@ -158,8 +178,8 @@ export async function planAwsApply(ctx: AppContext, req: AwsRequest, givenPrefix
     notes,
     warnings,
     async execute() {
-      const out = merged.changes.length > 0 ? await writePolicy(ctx, state, bucket, merged.policy) : {}
-      const done: string[] = []
+      const out = merged.changes.length > 0 ? await writePolicy(ctx, state, bucket, merged.policy, {source: req.source.url, verb: 'apply'}) : {notes: []}
+      const done: string[] = [...out.notes]
       for (const k of toCreate) {
         const grantId = await k.kms.createGrant({keyArn: k.keyArn, grantee: principal.arn, operations: ['Decrypt'], name: k.name})
         done.push(`Created KMS grant ${k.name} (${grantId}) on ${k.keyArn}; grants take up to about 5 minutes to apply.`)
@@ -201,9 +221,38 @@ export async function planAwsRevoke(ctx: AppContext, req: AwsRequest, givenPrefi
     notes,
     warnings,
     async execute() {
-      const out = removed.changes.length > 0 ? await writePolicy(ctx, state, bucket, removed.policy) : {}
+      const out = removed.changes.length > 0 ? await writePolicy(ctx, state, bucket, removed.policy, {source: req.source.url, verb: 'revoke'}) : {notes: []}
       for (const {k, grantId} of grants) await retire(k.kms, k.keyArn, grantId)
-      return {...out, notes: []}
+      return out
+    },
+  }
+}
+
+/**
+ * Plan writing a backed-up bucket policy back. The policy must still be what the backed-up change
+ * wrote (its record's fingerprint), unless --force; the backup must be a policy S3 accepts.
+ * KMS grants are not documents and are not restored: apply creates them again.
+ */
+export async function planAwsRestore(ctx: AppContext, req: RestoreRequest<AwsOptions>): Promise<GrantPlan> {
+  const {record, content, path} = req.backup
+  const bucket = record.target.bucket
+  const where = `the backup ${path}`
+  const restored = parsePolicyDocument(content, where)
+  if (policySizeBytes(restored) > BUCKET_POLICY_MAX_BYTES) {
+    throw new ConfigError('POLICY_TOO_LARGE', `${where} is ${policySizeBytes(restored)} bytes; S3 allows ${BUCKET_POLICY_MAX_BYTES}. Nothing was written.`, {suggestions: ['Restore another backup.']})
+  }
+  const source = {...parseSource(record.source), bucket}
+  refuseStaleIds(restored, bucket)
+  const state = await readBucket(ctx, {source, options: req.options})
+  // Already there (a restore run twice) is no change, whatever happened in between.
+  const same = semanticallyEqual(state.policy, restored)
+  if (!same) refuseUnlessSuccessor(record, policyFingerprint(state.policyText), `the bucket policy of ${bucket}`, req.force)
+  return {
+    changes: same ? [] : [{kind: 'bucket-policy', action: state.policy ? 'replace' : 'add', id: bucket}],
+    diff: same ? [] : diffPolicies(state.policy, restored),
+    notes: same ? [`The bucket policy of ${bucket} already means what the backup holds.`] : [],
+    async execute() {
+      return writePolicy(ctx, state, bucket, restored, {source: record.source, verb: 'restore'})
     },
   }
 }

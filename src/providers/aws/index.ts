@@ -11,7 +11,7 @@ import {RENDER_FORMATS, renderAwsGrant, type RenderFormat} from './render.js'
  * `dicom/`, never `dicom-phi-raw/`. Every AWS computation (resources, s3:prefix, Sids, listings)
  * sees the directory form.
  */
-function asDirectory(req: AwsRequest): AwsRequest {
+function asDirectory<R extends Pick<AwsRequest, 'source'>>(req: R): R {
   return {...req, source: {...req.source, prefix: directoryPrefix(req.source)}}
 }
 
@@ -37,6 +37,8 @@ export const awsProvider: Provider<AwsOptions> = {
   },
   planApply: async (ctx, req) => (await import('./grant.js')).planAwsApply(ctx, asDirectory(req), req.source.prefix),
   planRevoke: async (ctx, req) => (await import('./grant.js')).planAwsRevoke(ctx, asDirectory(req), req.source.prefix),
+  status: async (ctx, req) => (await import('./grant-status.js')).awsGrantStatus(ctx, asDirectory(req), req.source.prefix),
+  planRestore: async (ctx, req) => (await import('./grant.js')).planAwsRestore(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkAws(ctx, asDirectory(req), opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openS3Reader(ctx, source, options, as),
   locate: async (ctx, source, options) => (await import('./location.js')).locateS3Bucket(ctx, source, options),

@@ -9,10 +9,12 @@ import type {ArmPort} from '../../clients/azure/index.js'
 import type {AppContext} from '../../context.js'
 import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
-import {writeBackup} from '../../state.js'
-import type {GrantChange, GrantPlan} from '../types.js'
+import {fingerprint} from '../../core/fingerprint.js'
+import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
+import {refuseUnlessSuccessor} from '../grant-flow.js'
+import type {GrantChange, GrantPlan, RestoreRequest} from '../types.js'
 import {coveringAssignment, permitsDataAction, type AccessInput, type RoleAssignmentInfo, type RoleDefinitionInfo} from './evaluate.js'
-import {validateAzurePrincipal, type AzureRequest} from './options.js'
+import {validateAzurePrincipal, type AzureOptions, type AzureRequest} from './options.js'
 import {assignmentDescription} from './render.js'
 import {resolveSource, type ResolvedSource} from './resolve.js'
 import {BLOB_DATA_READER_ROLE, BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, ROLE_ASSIGNMENT_WRITE, ROLES_THAT_CAN_ASSIGN, inheritsTo} from './spec.js'
@@ -49,7 +51,7 @@ async function readState(ctx: AppContext, req: AzureRequest): Promise<Assignment
   return {...resolved, covering, definitions, ours}
 }
 
-async function denyToRead<T>(fn: () => Promise<T>, scope: string, action: string): Promise<T> {
+export async function denyToRead<T>(fn: () => Promise<T>, scope: string, action: string): Promise<T> {
   try {
     return await fn()
   } catch (error) {
@@ -120,7 +122,7 @@ export async function planAzureApply(ctx: AppContext, req: AzureRequest): Promis
     async execute() {
       const done: string[] = []
       let backup: string | undefined
-      if (state.ours) backup = await writeBackup(ctx.stateDir, 'az', `${spec.account}-${spec.container}-role-assignment-${name}`, JSON.stringify(state.ours, null, 2), ctx.now())
+      if (state.ours) backup = await backupAssignment(ctx, spec, state.ours, {source: req.source.url, verb: 'apply'})
       const result = await putWithRetry(ctx, state, req)
       if (result.kind === 'exists') {
         done.push(`An equivalent role assignment already exists: ${describe(result.assignment, definitions)} (made by someone else since the plan was read). Nothing was written; revoke leaves it alone.`)
@@ -133,10 +135,25 @@ export async function planAzureApply(ctx: AppContext, req: AzureRequest): Promis
           suggestions: ['Review the assignment (az role assignment list --scope SCOPE), then re-run apply.'],
         })
       }
+      const problem = backup ? await recordSuccessor(backup, assignmentFingerprint(after), ctx.now()) : undefined
+      if (problem) done.push(problem)
       done.push(`Role assignment ${name} (Storage Blob Data Reader${spec.condition ? `, reads under ${spec.prefix} only` : ''}) is in place at ${spec.scope}. Azure can take up to 10 minutes to enforce it: ingestgate check ${req.source.url} --live --wait 10m`)
       return {backup, notes: done}
     },
   }
+}
+
+/**
+ * The fingerprint of what a role assignment grants (scope, role, principal, condition; ids compare
+ * without case as ARM compares them), `absent` when there is none.
+ */
+export function assignmentFingerprint(a: RoleAssignmentInfo | undefined): string {
+  return fingerprint(a ? {scope: a.scope.toLowerCase(), role: roleGuidOf(a.roleDefinitionId), principalId: a.principalId.toLowerCase(), condition: a.condition ?? null} : null)
+}
+
+function backupAssignment(ctx: AppContext, spec: {account: string; container: string; scope: string}, a: RoleAssignmentInfo, by: {source: string; verb: BackupInfo['verb']}): Promise<string> {
+  const info: BackupInfo = {cloud: 'az', source: by.source, verb: by.verb, document: 'role-assignment', target: {account: spec.account, bucket: spec.container, scope: a.scope, name: a.name}}
+  return writeBackup(ctx.stateDir, 'az', `${spec.account}-${spec.container}-role-assignment-${a.name}`, JSON.stringify(a, null, 2), ctx.now(), info)
 }
 
 function noWrite(notes: string[]): GrantPlan {
@@ -221,10 +238,11 @@ export async function planAzureRevoke(ctx: AppContext, req: AzureRequest): Promi
     diff: assignmentLines(ours).map((text) => ({op: '-' as const, text})),
     notes,
     async execute() {
-      const backup = await writeBackup(ctx.stateDir, 'az', `${spec.account}-${spec.container}-role-assignment-${name}`, JSON.stringify(ours, null, 2), ctx.now())
+      const backup = await backupAssignment(ctx, spec, ours, {source: req.source.url, verb: 'revoke'})
       try {
         const deleted = await state.arm.deleteRoleAssignment(spec.scope, name)
-        return {backup, notes: deleted ? [] : [`Role assignment ${name} was already gone.`]}
+        const problem = await recordSuccessor(backup, assignmentFingerprint(undefined), ctx.now())
+        return {backup, notes: [...(deleted ? [] : [`Role assignment ${name} was already gone.`]), ...(problem ? [problem] : [])]}
       } catch (error) {
         if (error instanceof AppError && error.code === 'ACCESS_DENIED') {
           throw new RemoteError('NOT_ALLOWED_TO_ASSIGN', `Your identity may not delete role assignments at ${spec.scope} (Microsoft.Authorization/roleAssignments/delete). Nothing was removed.`, {
@@ -235,6 +253,35 @@ export async function planAzureRevoke(ctx: AppContext, req: AzureRequest): Promi
         }
         throw error
       }
+    },
+  }
+}
+
+/**
+ * Plan putting a backed-up role assignment back (a PUT under its own name and scope). The
+ * assignment must still be what the backed-up change left (its record's fingerprint), unless --force.
+ */
+export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<AzureOptions>): Promise<GrantPlan> {
+  const {record} = req.backup
+  const restored = await parseBackupDocument<RoleAssignmentInfo>(req.backup, 'azure-role-assignment', 'a role assignment')
+  const subscriptionId = req.options.cloud.subscriptionId ?? /^\/subscriptions\/([^/]+)/i.exec(restored.scope)?.[1]
+  const clients = await ctx.clients.azure({...req.options.cloud, subscriptionId})
+  const arm = await clients.arm()
+  const current = await arm.getRoleAssignment(restored.scope, restored.name)
+  // Already there (a restore run twice) is no change, whatever happened in between.
+  const same = assignmentFingerprint(current) === assignmentFingerprint(restored)
+  if (!same) refuseUnlessSuccessor(record, assignmentFingerprint(current), `role assignment ${restored.name}`, req.force)
+  const spec = {account: record.target.account, container: record.target.bucket, scope: restored.scope}
+  return {
+    changes: same ? [] : [{kind: 'role-assignment', action: current ? 'replace' : 'create', id: restored.name, target: restored.scope}],
+    diff: same ? [] : [...(current ? assignmentLines(current).map((text) => ({op: '-' as const, text})) : []), ...assignmentLines(restored).map((text) => ({op: '+' as const, text}))],
+    notes: same ? [`Role assignment ${restored.name} already is what the backup holds.`] : [],
+    async execute() {
+      const backup = current ? await backupAssignment(ctx, spec, current, {source: record.source, verb: 'restore'}) : undefined
+      const body = {roleDefinitionId: restored.roleDefinitionId, principalId: restored.principalId, condition: restored.condition, description: `ingestgate: ingest read access to ${record.source}`}
+      const {assignment} = await arm.createRoleAssignment(restored.scope, restored.name, body)
+      const problem = backup ? await recordSuccessor(backup, assignmentFingerprint(assignment), ctx.now()) : undefined
+      return {backup, notes: [`Role assignment ${restored.name} is back at ${restored.scope}; Azure can take up to 10 minutes to enforce it.`, ...(problem ? [problem] : [])]}
     },
   }
 }

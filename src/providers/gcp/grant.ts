@@ -11,11 +11,12 @@ import type {AppContext} from '../../context.js'
 import {backoffDelay} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
 import {directoryPrefix} from '../../source.js'
-import {writeBackup} from '../../state.js'
-import type {GrantChange, GrantPlan, GrantRequest} from '../types.js'
+import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
+import {refuseUnlessSuccessor} from '../grant-flow.js'
+import type {GrantChange, GrantPlan, GrantRequest, RestoreRequest} from '../types.js'
 import {parseMember} from './member.js'
 import type {GcpOptions} from './options.js'
-import {type BindingChange, type BucketIamPolicy, diffBucketPolicies, grantBindings, mergeBindings, removeBindings, type WantedBinding} from './policy.js'
+import {type BindingChange, type BucketIamPolicy, diffBucketPolicies, grantBindings, mergeBindings, policyBody, policyFingerprint, removeBindings, samePolicy, type WantedBinding} from './policy.js'
 import {grantNotes} from './render.js'
 import {SET_IAM_POLICY_ROLE} from './roles.js'
 
@@ -95,13 +96,18 @@ interface PolicyState {
   policy: BucketIamPolicy
 }
 
-async function readPolicy(gcp: GcpClients, bucket: string): Promise<BucketIamPolicy> {
+export async function readPolicy(gcp: GcpClients, bucket: string): Promise<BucketIamPolicy> {
   try {
     const p = await gcp.getIamPolicy(bucket)
     return {...p, bindings: p.bindings ?? []}
   } catch (error) {
     explainRead(error, bucket, 'policy')
   }
+}
+
+function backupPolicy(ctx: AppContext, bucket: string, policy: BucketIamPolicy, by: {source: string; verb: BackupInfo['verb']}): Promise<string> {
+  const info: BackupInfo = {cloud: 'gs', source: by.source, verb: by.verb, document: 'iam-policy', target: {bucket}}
+  return writeBackup(ctx.stateDir, 'gs', `${bucket}-iam-policy`, `${JSON.stringify(policy, null, 2)}\n`, ctx.now(), info)
 }
 
 /**
@@ -114,6 +120,7 @@ async function writeWithRetry(
   bucket: string,
   member: string,
   compute: (p: BucketIamPolicy) => {policy: BucketIamPolicy; changes: BindingChange[]},
+  by: {source: string; verb: BackupInfo['verb']},
 ): Promise<{backup?: string; notes: string[]; attempts: number}> {
   let current = state.policy
   let firstBackup: string | undefined
@@ -124,10 +131,12 @@ async function writeWithRetry(
       notes.push('Someone else made the same change in the meantime; nothing more to write.')
       return {backup: firstBackup, notes, attempts: attempt}
     }
-    const backup = await writeBackup(ctx.stateDir, 'gs', `${bucket}-iam-policy`, `${JSON.stringify(current, null, 2)}\n`, ctx.now())
+    const backup = await backupPolicy(ctx, bucket, current, by)
     firstBackup ??= backup
     try {
-      await state.gcp.setIamPolicy(bucket, {...next.policy, etag: current.etag})
+      const written = await state.gcp.setIamPolicy(bucket, {...next.policy, etag: current.etag})
+      const problem = await recordSuccessor(backup, policyFingerprint(written), ctx.now())
+      if (problem) notes.push(problem)
       if (attempt > 1) notes.push(`The policy changed while ingestgate wrote it; re-read and merged again (${attempt} attempts); the other change was kept. Backup of the policy replaced: ${backup}`)
       return {backup: firstBackup, notes, attempts: attempt}
     } catch (error) {
@@ -179,7 +188,7 @@ async function plan(ctx: AppContext, req: GrantRequest<GcpOptions>, verb: 'apply
     diff: first.changes.length > 0 ? diffBucketPolicies(policy, first.policy) : [],
     notes,
     async execute() {
-      const out = await writeWithRetry(ctx, state, bucket, member, compute)
+      const out = await writeWithRetry(ctx, state, bucket, member, compute, {source: req.source.url, verb})
       if (verb === 'apply') out.notes.push('IAM changes take about 2 to 7 minutes to apply; verify with ingestgate check --live --wait 10m.')
       return {backup: out.backup, notes: out.notes}
     },
@@ -194,4 +203,42 @@ export function planGcpApply(ctx: AppContext, req: GrantRequest<GcpOptions>): Pr
 /** Plan a revoke: the member removed from exactly the grant's bindings. Reads only. */
 export function planGcpRevoke(ctx: AppContext, req: GrantRequest<GcpOptions>): Promise<GrantPlan> {
   return plan(ctx, req, 'revoke')
+}
+
+/**
+ * Plan writing a backed-up bucket IAM policy back, with the current policy's etag. The policy must
+ * still be what the backed-up change wrote, unless --force; a write racing another (stale etag)
+ * is refused, not merged: a restore means "exactly this document".
+ */
+export async function planGcpRestore(ctx: AppContext, req: RestoreRequest<GcpOptions>): Promise<GrantPlan> {
+  const {record} = req.backup
+  const bucket = record.target.bucket
+  const restored = await parseBackupDocument<BucketIamPolicy>(req.backup, 'gcs-iam-policy', 'a bucket IAM policy')
+  const gcp = await ctx.clients.gcp(operatorClientOptions(req.options))
+  const current = await readPolicy(gcp, bucket)
+  // Already there (a restore run twice) is no change, whatever happened in between.
+  const same = samePolicy(current, restored)
+  if (!same) refuseUnlessSuccessor(record, policyFingerprint(current), `the IAM policy of gs://${bucket}`, req.force)
+  return {
+    changes: same ? [] : [{kind: 'iam-policy', action: 'replace', id: `gs://${bucket}`}],
+    diff: same ? [] : diffBucketPolicies(current, restored),
+    notes: same ? [`The IAM policy of gs://${bucket} already means what the backup holds.`] : [],
+    async execute() {
+      const backup = await backupPolicy(ctx, bucket, current, {source: record.source, verb: 'restore'})
+      let written: BucketIamPolicy
+      try {
+        written = await gcp.setIamPolicy(bucket, {...policyBody(restored), etag: current.etag})
+      } catch (error) {
+        const e = gcpError(error, `writing the IAM policy of gs://${bucket}`)
+        if ((e.data?.gcp as {cause?: string} | undefined)?.cause === 'stale-etag') {
+          throw new RemoteError('CONCURRENT_CHANGE', `The IAM policy of gs://${bucket} changed while ingestgate restored it (HTTP 412, stale etag); nothing was written.`, {
+            suggestions: ['Someone else is editing this policy. Run grant restore again to see the new difference.'],
+          })
+        }
+        throw explainWrite(error, bucket, 'the restored members')
+      }
+      const problem = await recordSuccessor(backup, policyFingerprint(written), ctx.now())
+      return {backup, notes: problem ? [problem] : []}
+    },
+  }
 }

@@ -7,6 +7,7 @@
  * when it is left without members. Every other binding, member and field stays as it was.
  */
 import {diffDocuments, type DiffLine} from '../../core/diff.js'
+import {fingerprint} from '../../core/fingerprint.js'
 import {type IamCondition, prefixCondition, sameCondition} from './conditions.js'
 import {GRANTED_ROLES} from './roles.js'
 
@@ -117,6 +118,18 @@ export function removeBindings(policy: BucketIamPolicy, wanted: WantedBinding[])
 /** The policy as it is compared and shown: without the etag and response-only fields. */
 export function policyBody(policy: BucketIamPolicy): {version: number; bindings: IamBinding[]} {
   return {version: policy.version ?? 1, bindings: policy.bindings ?? []}
+}
+
+/**
+ * The fingerprint of a policy's meaning (bindings by role and condition, members lower-cased, both
+ * sorted; etag left out), so the answer to setIamPolicy and a later read compare equal.
+ */
+export function policyFingerprint(policy: BucketIamPolicy): string {
+  const bindings = (policy.bindings ?? [])
+    .map((b) => ({role: b.role, condition: b.condition ?? null, members: b.members.map((m) => m.toLowerCase()).sort()}))
+    .filter((b) => b.members.length > 0)
+    .sort((a, b) => (JSON.stringify([a.role, a.condition]) < JSON.stringify([b.role, b.condition]) ? -1 : 1))
+  return fingerprint({version: policy.version ?? 1, bindings})
 }
 
 /** Same meaning: the same set of (role, condition) -> set of members, ignoring order and etag. */

@@ -80,6 +80,10 @@ describe('grant through the CLI', () => {
     expect(first.code).toBe(0)
     expect(first.json?.result).toMatchObject({changed: true, changes: [{kind: 'role-assignment', action: 'create', id: ours()}]})
     noSecrets(first)
+    const status = await cli(['grant', 'status', SOURCE, ...doubleFlags(d)])
+    expect(status.code, status.stderr).toBe(0)
+    expect(status.stdout).toContain(`${INGEST.oid}\n  IN PLACE  role-assignment ${ours()}`)
+    noSecrets(status)
     const before = puts()
     const again = await cli(['grant', 'apply', SOURCE, ...who, ...doubleFlags(d, {resourceGroup: false}), '--yes'])
     expect(again.code).toBe(0)
@@ -89,6 +93,7 @@ describe('grant through the CLI', () => {
     expect(revoke.code).toBe(0)
     expect(revoke.stderr).toMatch(/Previous document backed up to .*backups\/az\//)
     expect([...d.world.assignments.values()].some((a) => a.properties.principalId === INGEST.oid)).toBe(false)
+    expect((await cli(['grant', 'status', SOURCE, ...who, ...doubleFlags(d)])).code).toBe(5)
   })
 
   it('an equivalent assignment made by someone else: success with no write; revoke leaves it and says so', async () => {

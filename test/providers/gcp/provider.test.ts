@@ -85,7 +85,7 @@ describe('GCP provider on the double', () => {
     const restored = double.getPolicy(bucket)
     expect(restored.bindings).toEqual(original.bindings)
     expect((await revoke(`gs://${bucket}/dicom`)).changes).toEqual([])
-    expect(readdirSync(join(stateDir, 'backups', 'gs')).length).toBeGreaterThanOrEqual(2)
+    expect(readdirSync(join(stateDir, 'backups', 'gs')).filter((f) => !f.endsWith('.record.json')).length).toBeGreaterThanOrEqual(2)
   })
 
   it('a concurrent writer between read and write: 412, re-read, re-merge, both changes kept', async () => {

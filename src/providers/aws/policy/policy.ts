@@ -346,6 +346,11 @@ function statementKey(s: IamStatement): string {
   return JSON.stringify(normaliseStatement(s))
 }
 
+/** Whether two statements mean the same (the comparison semanticallyEqual makes per statement). */
+export function sameStatement(a: IamStatement, b: IamStatement): boolean {
+  return statementKey(a) === statementKey(b)
+}
+
 /**
  * Whether two documents mean the same: statements compared as a multiset of normalised statements
  * (order is irrelevant to IAM), Version (absent means 2008-10-17, as IAM reads it) and Id compared.
