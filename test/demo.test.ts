@@ -17,6 +17,7 @@ describe('ingestgate demo', () => {
       'grant render',
       'grant apply',
       'grant apply',
+      'grant status',
       'check s3://ingestgate-demo/dicom/',
       'ingest dicom',
       'grant revoke',
@@ -31,6 +32,7 @@ describe('ingestgate demo', () => {
     expect(r.stderr).toMatch(/OK: every operation the ingest cluster needs passes/)
     expect(r.stderr).toMatch(/Finished {12}/)
     expect(r.stderr).toMatch(/Demo complete/)
+    expect(r.stderr).toMatch(/In place: 4 of 4 as apply writes them/)
 
     // Google Cloud Storage, on the JSON-API double: the same story, and the grant stays inside dicom/.
     const gcp = r.json!.result.gcp
@@ -38,6 +40,7 @@ describe('ingestgate demo', () => {
       'grant render 0',
       'grant apply 0',
       'grant apply 0',
+      'grant status 0',
       'check gs://ingestgate-demo-scans/dicom/ 0',
       'ingest dicom 0',
       'grant revoke 0',
@@ -51,6 +54,7 @@ describe('ingestgate demo', () => {
       'grant render 0',
       'grant apply 0',
       'grant apply 0',
+      'grant status 0',
       'check az://contosoimaging/archive/dicom 0',
       'check az://contosoimaging/archive/dicom 0',
       'ingest dicom 0',

@@ -94,6 +94,7 @@ export async function runAzureDemo(ctx: AppContext, opts: {json: boolean}): Prom
     await run('Cloud admin: what would be assigned (no credentials, no network)', ['grant', 'render', AZURE_DEMO_SOURCE, ...who, '--subscription', SUBSCRIPTION, '--resource-group', RESOURCE_GROUP, '--format', 'cli'], 'admin', {head: 14, saveAs: 'azure-grant.sh'})
     await run('Cloud admin: assign Storage Blob Data Reader at container scope, limited to dicom/', ['grant', 'apply', AZURE_DEMO_SOURCE, ...who, ...where, '--yes'], 'admin')
     await run('Cloud admin: apply again changes nothing', ['grant', 'apply', AZURE_DEMO_SOURCE, ...who, ...where, '--yes'], 'admin')
+    await run('Cloud admin: what ingestgate granted here, and whether it is still what apply writes', ['grant', 'status', AZURE_DEMO_SOURCE, ...where], 'admin')
     await run('Cloud admin: evaluate the role assignments, deny assignments and firewall', ['check', AZURE_DEMO_SOURCE, ...who, ...where, '--sample', '4'], 'admin')
     const blob = doubles.blob.endpoint(ACCOUNT)
     await run('Support, as the ingest principal: the cluster\'s real calls, waiting for propagation', ['check', AZURE_DEMO_SOURCE, ...who, '--live', '--no-static', '--endpoint-url', blob, '--sample', '4', '--wait', '1m'], 'ingest')

@@ -108,6 +108,7 @@ export async function runDemo(ctx: AppContext, opts: {json: boolean}): Promise<D
     await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'cli'], endpoint, {head: 12, saveAs: 'aws-grant.sh'})
     await run('Cloud admin: grant the ingest role read access (merge, back up, verify)', ['grant', 'apply', SOURCE, ...who, '--yes'], endpoint)
     await run('Cloud admin: apply again changes nothing', ['grant', 'apply', SOURCE, ...who, '--yes'], endpoint)
+    await run('Cloud admin: what ingestgate granted here, and whether it is still what apply writes', ['grant', 'status', SOURCE], endpoint)
     await run('Support: prove every call the cluster makes, statically and live as the role', ['check', SOURCE, ...who, '--live', '--assume-role', DEMO_ROLE, '--sample', '5'], endpoint)
 
     const {startCluster} = await import('../cluster/server.js')

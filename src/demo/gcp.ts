@@ -107,6 +107,7 @@ export async function runGcpDemo(ctx: AppContext, opts: {json: boolean}): Promis
     await run('Cloud admin: what would be granted (no credentials, no network)', ['grant', 'render', SOURCE, ...who, '--format', 'terraform'], adminToken, {head: 16, saveAs: 'gcp-grant.tf'})
     await run('Cloud admin: grant the ingest service account read access (merge, back up, write with the etag)', ['grant', 'apply', SOURCE, ...who, ...at, '--yes'])
     await run('Cloud admin: apply again changes nothing (no setIamPolicy call)', ['grant', 'apply', SOURCE, ...who, ...at, '--yes'])
+    await run('Cloud admin: what ingestgate granted here, and whether it is still what apply writes', ['grant', 'status', SOURCE, ...at])
     await run('Support: prove every call the cluster makes, statically and live as the service account', ['check', SOURCE, ...who, ...at, '--live', '--impersonate-principal', '--sample', '5'])
 
     const clusterUrl = await startClusterProcess(endpoint)

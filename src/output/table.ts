@@ -146,7 +146,7 @@ export function renderGrantStatus(status: GrantStatus, color: ChalkInstance): st
   lines.push(
     '',
     off === 0
-      ? color.green(`In place: all ${status.items.length} as apply writes them.`)
+      ? color.green(`In place: ${status.items.length} of ${status.items.length} as apply writes ${status.items.length === 1 ? 'it' : 'them'}.`)
       : color.red(`Not as apply writes it: ${count('drifted')} drifted, ${count('missing')} missing, ${count('in-place')} in place. grant apply puts it back; grant revoke removes it.`),
   )
   return lines.join('\n')

@@ -42,7 +42,7 @@ export async function gcpGrantStatus(ctx: AppContext, req: StatusRequest<GcpOpti
   const items: GrantStatusItem[] = []
   for (const member of principals) {
     for (const w of grantBindings({bucket, dirPrefix, member})) {
-      const base = {principal: member, kind: 'iam-binding', id: `${w.role} ${member}`, target: `gs://${bucket}`}
+      const base = {principal: member, kind: 'iam-binding', id: w.role, target: `gs://${bucket}`}
       const exact = policy.bindings.find((b) => b.role === w.role && sameCondition(b.condition, w.condition) && has(b, member))
       const other = policy.bindings.filter((b) => b.role === w.role && has(b, member) && !sameCondition(b.condition, w.condition))
       if (exact) items.push({...base, state: 'in-place', detail: `as apply writes it (${describe(w.condition)})`})

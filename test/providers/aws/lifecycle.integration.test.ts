@@ -75,7 +75,7 @@ describe('grant status, backups and restore on S3', () => {
       ['kms-grant', 'in-place'],
     ])
     const human = await cli(['grant', 'status', SRC])
-    expect(human.stdout).toMatch(/In place: all 4 as apply writes them/)
+    expect(human.stdout).toMatch(/In place: 4 of 4 as apply writes them/)
   })
 
   it('a hand-edited statement is drifted and a retired grant missing (exit 5); apply puts both back', async () => {
