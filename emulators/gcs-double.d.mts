@@ -20,6 +20,7 @@ export interface GcsBucketSettings {
   requesterPays?: boolean
   defaultKmsKeyName?: string
   retentionPolicy?: object
+  /** Any case; stored and returned upper-case, as the JSON API does (`us-central1` -> `US-CENTRAL1`). */
   location?: string
   bindings?: GcsBinding[]
   allowedMemberDomains?: string[]
@@ -66,3 +67,6 @@ export interface GcsDoubleOptions {
 export const ROLE_PERMISSIONS: Record<string, string[]>
 export function evaluateCel(expression: string, req: {name: string; type: string; listPrefix?: string}): boolean
 export function startGcsDouble(options?: GcsDoubleOptions): Promise<GcsDouble>
+
+/** The JSON API's locationType for an (upper-case) location: multi-region, dual-region or region. */
+export function locationTypeOf(location: string): 'multi-region' | 'dual-region' | 'region'

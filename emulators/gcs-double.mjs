@@ -250,6 +250,18 @@ function crc32c(buf) {
   return out.toString('base64')
 }
 
+/** The multi-regions and predefined dual-regions of Cloud Storage (https://cloud.google.com/storage/docs/locations). */
+const MULTI_REGIONS = new Set(['US', 'EU', 'ASIA'])
+const DUAL_REGIONS = new Set(['ASIA1', 'EUR4', 'EUR5', 'EUR7', 'EUR8', 'NAM4'])
+
+/**
+ * The JSON API's locationType for a location: `multi-region`, `dual-region` or `region`.
+ * @param {string} location upper-case, as the API returns it
+ */
+export function locationTypeOf(location) {
+  return MULTI_REGIONS.has(location) ? 'multi-region' : DUAL_REGIONS.has(location) ? 'dual-region' : 'region'
+}
+
 // ----------------------------------------------------------------------------------------------
 // State.
 
@@ -387,7 +399,7 @@ export async function startGcsDouble(options = {}) {
       requesterPays: settings.requesterPays ?? false,
       defaultKmsKeyName: settings.defaultKmsKeyName,
       retentionPolicy: settings.retentionPolicy,
-      location: settings.location ?? 'US',
+      location: String(settings.location ?? 'US').toUpperCase(),
       policy: {version: 1, bindings: settings.bindings ?? defaultBindings(project, ubla), etagCounter: etagCounter++},
       objects: new Map(),
       created: now,
@@ -447,9 +459,10 @@ export async function startGcsDouble(options = {}) {
         uniformBucketLevelAccess: {enabled: b.ubla},
         publicAccessPrevention: b.publicAccessPrevention,
       },
-      locationType: 'multi-region',
-      rpo: 'DEFAULT',
+      locationType: locationTypeOf(b.location),
     }
+    // The recovery point objective applies to dual- and multi-region buckets only; a region has none.
+    if (out.locationType !== 'region') out.rpo = 'DEFAULT'
     if (b.requesterPays) out.billing = {requesterPays: true}
     if (b.defaultKmsKeyName) out.encryption = {defaultKmsKeyName: b.defaultKmsKeyName}
     if (b.retentionPolicy) out.retentionPolicy = b.retentionPolicy

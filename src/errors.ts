@@ -22,7 +22,7 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeValue, string> = {
   2: 'Usage: an unknown flag, a missing or extra argument.',
   3: 'Configuration or input: a bad source URL, principal, ARN, site file, missing credentials, or a change refused because it would be unsafe or certain to fail.',
   4: 'Remote call failed: the cloud or the cluster answered with an error (bucket missing, access denied, concurrent change, network).',
-  5: 'Check failed: access is not as the ingest cluster needs it (check, the ingest preflight), or ingestgate\'s grant is drifted or missing (grant status).',
+  5: 'Check failed: access is not as the ingest cluster needs it (check, the ingest preflight), ingestgate\'s grant is drifted or missing (grant status), or the ingest preflight refused the start (larger than --max-bytes, or its size could not be verified).',
   6: 'Ingest finished badly: failed, aborted, or finished with errors.',
   68: 'Still running: the command detached from a long job; the resume command is printed.',
 }

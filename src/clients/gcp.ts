@@ -36,6 +36,8 @@ export interface GcsBucketInfo {
   defaultKmsKeyName?: string
   retentionPolicy?: {retentionPeriod?: string; isLocked?: boolean}
   location?: string
+  /** `region`, `dual-region` or `multi-region`, as the JSON API spells it. */
+  locationType?: string
   projectNumber?: string
 }
 
@@ -179,6 +181,7 @@ export async function createGcpClients(options: GcpClientOptions, env: NodeJS.Pr
           defaultKmsKeyName: m.encryption?.defaultKmsKeyName,
           retentionPolicy: m.retentionPolicy ? {retentionPeriod: String(m.retentionPolicy.retentionPeriod ?? ''), isLocked: Boolean(m.retentionPolicy.isLocked)} : undefined,
           location: m.location,
+          locationType: m.locationType,
           projectNumber: m.projectNumber === undefined ? undefined : String(m.projectNumber),
         }
       }),

@@ -12,7 +12,7 @@ import {rememberIngest, resolveApiKey, resolveIngestRef, type IngestRef} from '.
 import {finishedCleanly, followIngest, isTerminal, saveRequestedStreams, type FollowResult, type SaveKind} from './follow.js'
 import {reportTitle} from './format.js'
 import {ClusterClient, RequestAborted, type RetryInfo} from './http.js'
-import {preflight, type PreflightResult, type SourceAccessInput, type SourceCheck, type SourceLister} from './preflight.js'
+import {preflight, type PreflightLimits, type PreflightResult, type SourceAccessInput, type SourceCheck, type SourceLister, type SourceLocator} from './preflight.js'
 import {createStdinPrompter, type StdinPrompter} from './prompt.js'
 import type {Ingest, Report} from './protocol.js'
 import {checkSavePaths, saveStreamToFile} from './save.js'
@@ -193,7 +193,7 @@ export interface StartParams {
   loadSubjects?: string
   follow: boolean
   followFlags: FollowFlags
-  preflight?: SourceAccessInput & {check?: SourceCheck; lister?: SourceLister}
+  preflight?: SourceAccessInput & PreflightLimits & {check?: SourceCheck; lister?: SourceLister; locator?: SourceLocator}
   /** Secrets inside the body (the project strategy's source key) to keep out of every output. */
   secrets?: string[]
 }

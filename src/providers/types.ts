@@ -164,6 +164,24 @@ export interface SourceReader {
 }
 
 
+/**
+ * Where a source's data lives, as the operator's credentials can read it: the S3 bucket's Region,
+ * the GCS bucket's location and location type, the Azure storage account's region. When it cannot
+ * be read, `known` is false and `reason` says why (never a guess).
+ */
+export type SourceLocation =
+  | {
+      known: true
+      /** As the cloud spells it: `eu-west-1`, `US-CENTRAL1` / `EU` / `NAM4`, `westeurope`. */
+      location: string
+      /** GCS: `region`, `dual-region` or `multi-region`; S3 and Azure: `region`. */
+      locationType: string
+      /** The call that answered, for messages (`HeadBucket x-amz-bucket-region`). */
+      via: string
+    }
+  | {known: false; reason: string}
+
+
 export interface Provider<O = unknown> {
   id: ProviderId
   /** A cloud name for messages: 'AWS', 'GCP', 'Azure'. */
@@ -211,4 +229,9 @@ export interface Provider<O = unknown> {
    * cluster credentials). Created lazily; makes no call until used.
    */
   openReader(ctx: AppContext, source: Source, options: O, as: 'operator' | 'principal'): Promise<SourceReader>
+  /**
+   * Where the source's data lives, read with the operator's credentials (the preflight's egress
+   * estimate). A refusal or a missing setting is a result (`known: false` with why), not an exception.
+   */
+  locate(ctx: AppContext, source: Source, options: O): Promise<SourceLocation>
 }

@@ -39,7 +39,9 @@ describe('ingest dicom: the preflight gate, in-process', () => {
     const envelope = jsonLines(r.stdout).at(-1)
     expect(envelope).toMatchObject({status: 5, error: {code: 'PREFLIGHT_FAILED'}})
     const steps = envelope.error.data.preflight.steps.map((s: {name: string; status: string}) => `${s.name}:${s.status}`)
-    expect(steps).toEqual(['source:pass', 'cluster:pass', 'check:fail', 'listing:pass'])
+    expect(steps).toEqual(['source:pass', 'cluster:pass', 'check:fail', 'listing:pass', 'estimate:pass'])
+    // The estimate is there for --json users too, with where moto says the bucket is.
+    expect(envelope.error.data.preflight.estimate).toMatchObject({cloud: 'AWS', location: {known: true, location: 'us-east-1'}, bytes: 100})
     // The listing went through the provider's reader: the directory dicom/ only, not dicom-phi-raw/.
     expect(envelope.error.data.preflight).toMatchObject({objects: 1, bytes: 100})
     expect(cluster.requests.filter((q) => q.method === 'POST')).toEqual([])

@@ -198,6 +198,7 @@ async function createArmPort(credential: Credential, options: AzureClientOptions
     name: a.name ?? '',
     id: a.id ?? '',
     resourceGroup: /\/resourceGroups\/([^/]+)/i.exec(a.id ?? '')?.[1] ?? '',
+    location: a.location,
     blobEndpoint: a.primaryEndpoints?.blob,
     publicNetworkAccess: a.publicNetworkAccess,
     isHnsEnabled: a.isHnsEnabled,

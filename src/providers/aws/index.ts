@@ -41,4 +41,5 @@ export const awsProvider: Provider<AwsOptions> = {
   planRestore: async (ctx, req) => (await import('./grant.js')).planAwsRestore(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkAws(ctx, asDirectory(req), opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openS3Reader(ctx, source, options, as),
+  locate: async (ctx, source, options) => (await import('./location.js')).locateS3Bucket(ctx, source, options),
 }

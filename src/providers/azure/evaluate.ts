@@ -62,6 +62,8 @@ export interface AccountInfo {
   name: string
   id: string
   resourceGroup: string
+  /** The account's region as ARM names it (`westeurope`). */
+  location?: string
   blobEndpoint?: string
   publicNetworkAccess?: string
   isHnsEnabled?: boolean

@@ -26,4 +26,5 @@ export const azureProvider: Provider<AzureOptions> = {
   planRestore: async (ctx, req) => (await import('./grant.js')).planAzureRestore(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkAzure(ctx, req, opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openBlobReader(ctx, source, options, as),
+  locate: async (ctx, source, options) => (await import('./location.js')).locateStorageAccount(ctx, source, options),
 }

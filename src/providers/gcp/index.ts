@@ -23,4 +23,5 @@ export const gcpProvider: Provider<GcpOptions> = {
   planRestore: async (ctx, req) => (await import('./grant.js')).planGcpRestore(ctx, req),
   check: async (ctx, req, opts) => (await import('./check.js')).checkGcp(ctx, req, opts),
   openReader: async (ctx, source, options, as) => (await import('./reader.js')).openGcpReader(ctx, source, options, as),
+  locate: async (ctx, source, options) => (await import('./location.js')).locateGcsBucket(ctx, source, options),
 }

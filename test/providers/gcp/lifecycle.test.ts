@@ -9,6 +9,9 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {createContext} from '../../../src/context.js'
+import {gcpProvider} from '../../../src/providers/gcp/index.js'
+import {readBackup} from '../../../src/state.js'
 import {runInProcess} from '../../helpers/in-process.js'
 import {ADMIN_TOKEN, gcsEnv, INGEST_MEMBER, startGcs, type GcsDouble} from '../../helpers/gcs.js'
 
@@ -103,5 +106,18 @@ describe('grant status, backups and restore on GCS', () => {
     expect(r.json?.error?.code).toBe('BAD_BACKUP')
     expect(r.json?.error?.message).toMatch(/bindings\.0\.members/)
     expect(double.count('storage.buckets.setIamPolicy')).toBe(sets)
+  })
+
+  it('a write racing the restore (stale etag) is refused, not merged: the other writer\'s policy stays', async () => {
+    expect((await cli(['grant', 'apply', SRC, '--principal', INGEST_MEMBER, '--yes'])).code).toBe(0)
+    const latest = (await cli(['grant', 'backups', SRC, '--json'])).json?.result.at(-1)
+    const ctx = createContext({env: gcsEnv(double, ADMIN_TOKEN), quiet: true, stateDir: state})
+    const options = gcpProvider.readOptions({flags: {'endpoint-url': double.url}, env: ctx.env, purpose: 'grant'})
+    const plan = await gcpProvider.planRestore(ctx, {backup: await readBackup(latest.path), options, force: false})
+    expect(plan.changes).toHaveLength(1)
+    const other = [{role: 'roles/storage.objectViewer', members: ['user:late@customer.example']}]
+    double.interleaveWrite(BUCKET, other)
+    await expect(plan.execute()).rejects.toMatchObject({code: 'CONCURRENT_CHANGE', exitCode: 4})
+    expect(bindings()).toEqual(other)
   })
 })
