@@ -18,7 +18,7 @@
  *
  * Pure and deterministic: the same paths and strategy give the same containers with the same ids.
  */
-import type {IngestConfig} from '../ingest/protocol.js'
+import type {IngestConfig, StrategyConfig} from '../ingest/protocol.js'
 import {HierarchyBuilder, safeLabel, type HierarchyNode, type ResolveInput, type ResolveResult} from './hierarchy.js'
 
 /** A strategy_config that cannot be run: a bad template, or options that contradict each other. */
@@ -366,15 +366,8 @@ export function resolveByTemplate(ingestId: string, files: ResolveInput[], plan:
   return {containers, placement, packs, unplaced, skipped}
 }
 
-/** The strategy_config fields both the folder and the template strategy take. */
-export interface LevelOptions {
-  group?: string
-  project?: string
-  no_subjects: boolean
-  no_sessions: boolean
-  group_override?: string
-  project_override?: string
-}
+/** The strategy_config fields both the folder and the template strategy take (as the protocol sends them). */
+export type LevelOptions = Pick<Extract<StrategyConfig, {strategy_name: 'template'}>, 'group' | 'project' | 'no_subjects' | 'no_sessions' | 'group_override' | 'project_override'>
 
 /** The vendor's initial_context: --set-var values, then -g and -p. */
 export function initialContext(strategy: LevelOptions, setVar: string[] = []): Context {

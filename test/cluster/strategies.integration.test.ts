@@ -3,7 +3,7 @@
  * the three clouds (S3 on moto, the GCS double, the Azure blob double): the hierarchy in /tree, the
  * report, the summary, what lands in the destination, and review, abort and restart on S3.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {existsSync, mkdtempSync, readdirSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
@@ -14,8 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startCluster, type ClusterHandle} from '../../src/cluster/server.js'
 import {Store} from '../../src/cluster/store.js'
 import {putBlob} from '../../emulators/azure-blob-double.mjs'
-import {ACCOUNT, CONTAINER, INGEST, RESOURCE_GROUP, standardSeed, startDoubles, SUBSCRIPTION, azureEnv} from '../helpers/azure.js'
-import {ROOT} from '../helpers/cli.js'
+import {ACCOUNT, CONTAINER, INGEST, RESOURCE_GROUP, spawnAzureCluster, standardSeed, startDoubles, SUBSCRIPTION} from '../helpers/azure.js'
 import {runInProcess} from '../helpers/in-process.js'
 import {ingestEnv, isolatedHome} from '../ingest/helpers.js'
 import {clusterApi, vendorCreateBody, type Api} from '../helpers/cluster.js'
@@ -23,7 +22,6 @@ import {gcsEnv, INGEST_MEMBER, INGEST_TOKEN, startGcs} from '../helpers/gcs.js'
 import {clusterOnMoto, ROOT_CREDENTIALS, startMoto, type Moto} from '../helpers/moto.js'
 
 const KEY = 'cluster.example.org:test-key-0123456789'
-const BIN = join(ROOT, 'bin', 'run.js')
 
 /** A small export laid out as the vendor's folder strategy expects (relative key -> body). */
 const TREE: Record<string, string> = {
@@ -309,22 +307,10 @@ describe('az://', () => {
     const d = await startDoubles(seed, {blobs: 0})
     stopDoubles = () => d.stop()
     for (const [key, body] of Object.entries(TREE)) putBlob(d.world, ACCOUNT, CONTAINER, `folder/${key}`, body)
-    // Its own process, logged in as the ingest principal (the credential chain and the doubles'
-    // certificate come from the process environment), as the Azure CLI test runs it.
-    const dataDir = mkdtempSync(join(tmpdir(), 'ig-strat-az-'))
-    cluster = spawn(process.execPath, [BIN, 'cluster', 'serve', '--port', '0', '--data-dir', dataDir, '--api-key', KEY, '--endpoint-url', d.blob.endpoint(ACCOUNT)], {
-      env: azureEnv(d, INGEST),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      cluster!.stdout!.on('data', (c: Buffer) => {
-        out += c
-        const m = /^(http:\/\/127\.0\.0\.1:\d+\S*)$/m.exec(out)
-        if (m) resolve(m[1])
-      })
-      cluster!.on('exit', (code) => reject(new Error(`cluster serve exited with ${code}`)))
-    })
+    // Its own process, logged in as the ingest principal, as the Azure CLI test runs it.
+    const spawned = await spawnAzureCluster(d, INGEST, KEY)
+    cluster = spawned.process
+    const {url, dataDir} = spawned
     const api = clusterApi(url, KEY)
     // No handle in this process: idle is "no ingest in a working status".
     const idle = async () => {

@@ -6,12 +6,15 @@
  * AZURE_TOKEN_CREDENTIALS=AzureCliCredential (never the managed-identity endpoint), and the
  * doubles' certificate in NODE_EXTRA_CA_CERTS.
  */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import type {ArmSeed} from '../../emulators/azure-arm-double.mjs'
 import {putBlob, startAzureDoubles, type AzureDoubles} from '../../emulators/azure-blob-double.mjs'
-import {baseEnv} from './cli.js'
+import {BIN, baseEnv} from './cli.js'
 
 export const STANDIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'emulators', 'azure-cli-standin')
 
@@ -103,4 +106,27 @@ export function useIdentityInProcess(who: TestIdentity): void {
   process.env.METADATA_SERVER_DETECTION = 'none'
   if (!process.env.PATH?.startsWith(STANDIN_DIR)) process.env.PATH = `${STANDIN_DIR}:${process.env.PATH ?? ''}`
   process.env.INGESTGATE_AZ_LOGIN = login(who)
+}
+
+/**
+ * `cluster serve` in its own process, logged in as `who` (the Azure credential chain and the
+ * doubles' certificate come from the process environment, as on the vendor's cluster), reading
+ * the blob double, with a new data directory. Resolves once it listens; the caller kills the process.
+ */
+export async function spawnAzureCluster(d: AzureDoubles, who: TestIdentity, apiKey: string): Promise<{process: ChildProcess; url: string; dataDir: string}> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ig-az-cluster-'))
+  const child = spawn(process.execPath, [BIN, 'cluster', 'serve', '--port', '0', '--data-dir', dataDir, '--api-key', apiKey, '--endpoint-url', d.blob.endpoint(ACCOUNT)], {
+    env: azureEnv(d, who),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c
+      const m = /^(http:\/\/127\.0\.0\.1:\d+\S*)$/m.exec(out)
+      if (m) resolve(m[1])
+    })
+    child.on('exit', (code) => reject(new Error(`cluster serve exited with ${code}`)))
+  })
+  return {process: child, url, dataDir}
 }

@@ -5,7 +5,7 @@
  * denying firewall, the live check before and after the assignment, bad input, no credentials,
  * and an ingest on the reference cluster reading az:// as the principal.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -15,8 +15,8 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {makeDicomSet} from '../../../src/demo/dicom.js'
 import {assignmentName, BLOB_DATA_READER_ROLE} from '../../../src/providers/azure/spec.js'
 import {putBlob, type AzureDoubles} from '../../../emulators/azure-blob-double.mjs'
-import {ACCOUNT, ADMIN, azureEnv, CONTAINER, doubleFlags, INGEST, RESOURCE_GROUP, SOURCE, startDoubles, SUBSCRIPTION} from '../../helpers/azure.js'
-import {BIN, baseEnv, ROOT, runCli, type CliResult} from '../../helpers/cli.js'
+import {ACCOUNT, ADMIN, azureEnv, CONTAINER, doubleFlags, INGEST, RESOURCE_GROUP, SOURCE, spawnAzureCluster, startDoubles, SUBSCRIPTION} from '../../helpers/azure.js'
+import {baseEnv, ROOT, runCli, type CliResult} from '../../helpers/cli.js'
 import {ingestEnv, isolatedHome, KEY} from '../../ingest/helpers.js'
 
 let d: AzureDoubles
@@ -150,19 +150,10 @@ describe('ingest from az:// on the reference cluster', () => {
   it('the preflight checks az://, and the cluster reads it as the principal', async () => {
     for (const f of makeDicomSet({patients: 1, studiesPerPatient: 1, seriesPerStudy: 1, instancesPerSeries: 2})) putBlob(d.world, ACCOUNT, CONTAINER, `mri/${f.key}`, f.body)
     const src = `az://${ACCOUNT}/${CONTAINER}/mri`
-    // The cluster is its own process, logged in as the ingest principal (the credential chain
-    // reads the process environment, as on the vendor's cluster).
-    const dataDir = mkdtempSync(join(tmpdir(), 'ig-az-cluster-'))
-    cluster = spawn(process.execPath, [BIN, 'cluster', 'serve', '--port', '0', '--data-dir', dataDir, '--api-key', KEY, '--endpoint-url', d.blob.endpoint(ACCOUNT)], {env: azureEnv(d, INGEST), stdio: ['ignore', 'pipe', 'pipe']})
-    const clusterUrl = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      cluster!.stdout!.on('data', (c: Buffer) => {
-        out += c
-        const m = /^(http:\/\/127\.0\.0\.1:\d+\S*)$/m.exec(out)
-        if (m) resolve(m[1])
-      })
-      cluster!.on('exit', (code) => reject(new Error(`cluster serve exited with ${code}`)))
-    })
+    // The cluster is its own process, logged in as the ingest principal.
+    const spawned = await spawnAzureCluster(d, INGEST, KEY)
+    cluster = spawned.process
+    const clusterUrl = spawned.url
     const home = isolatedHome()
     const env = {...ingestEnv(home), ...azureEnv(d, ADMIN, {HOME: home, FLYWHEEL_USER_HOME: home, INGESTGATE_STATE_DIR: join(home, 'state'), INGESTGATE_API_KEY: KEY, INGESTGATE_POLL_INTERVAL_MS: '50', TZ: 'UTC'})}
     const args = ['ingest', 'dicom', src, 'radiology', 'az-e2e', '--cluster', clusterUrl, '-y', '-f', ...who, ...doubleFlags(d)]
