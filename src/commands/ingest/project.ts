@@ -37,7 +37,7 @@ export default class IngestProject extends IngestCommand<StartSummary> {
     } catch (error) {
       // A cluster without the vendor's platform (the reference cluster) refuses the strategy itself:
       // say that, not "the cluster rejected the request (400)".
-      if (error instanceof ClusterHttpError && error.httpStatus === 400 && error.serverCode === 'STRATEGY_NOT_SUPPORTED') {
+      if (error instanceof ClusterHttpError && error.serverCode === 'STRATEGY_NOT_SUPPORTED') {
         throw new RemoteError('STRATEGY_NOT_SUPPORTED', `This cluster cannot run a project ingest: ${error.message.replace(/^.*?\): /, '')}`, {
           suggestions: [
             'A project ingest copies a project from a Flywheel site: run it against that site\'s own cluster (--cluster https://SITE/ingest).',
