@@ -57,18 +57,6 @@ export const startFlags = {
   'no-preflight': Flags.boolean({description: 'Start without the preflight gate (source, cluster and key, access check).', helpGroup: 'PREFLIGHT'}),
   principal: Flags.string({description: 'Preflight: the ingest principal to check the source for (AWS role ARN, GCP member, Azure object id). Default: from --site.', helpGroup: 'PREFLIGHT'}),
   live: Flags.boolean({description: 'Preflight: run the live layer of the access check too, acting as the ingest principal.', helpGroup: 'PREFLIGHT'}),
-  'max-bytes': Flags.string({
-    description:
-      'Preflight: refuse to start (exit 5) when the files that match the include/exclude patterns add up to more than SIZE, or when their size cannot be counted to the end (a listing past 200,000 objects, or no listing). SIZE is bytes with an optional unit: 500GB, 750MB (powers of 1000), 1.5TiB (powers of 1024), 2e9. Needs the preflight: not with --no-preflight.',
-    helpValue: 'SIZE',
-    helpGroup: 'PREFLIGHT',
-  }),
-  'egress-price-per-gb': Flags.string({
-    description:
-      "Preflight: the price of moving one GB out of the source's cloud, for the egress estimate, instead of the package's price table (in the table's currency, USD, per GB as the cloud bills it: 2^30 bytes). 0 when the cluster reads for free (same region).",
-    helpValue: 'PRICE',
-    helpGroup: 'PREFLIGHT',
-  }),
   symlinks: Flags.boolean({description: 'Follow symbolic links that resolve to directories.'}),
   'include-dirs': Flags.string({description: 'Patterns of directories to include (repeatable).', multiple: true, helpValue: 'PATTERN'}),
   'exclude-dirs': Flags.string({description: 'Patterns of directories to exclude (repeatable).', multiple: true, helpValue: 'PATTERN'}),
@@ -91,6 +79,22 @@ export const startFlags = {
   'zip-single-dicom': Flags.boolean({description: 'Create a zip for a single DICOM.'}),
   ...saveFlags,
   ...preflightCloudFlags,
+}
+
+/** The preflight's size limit and egress price: for the start commands that read a bucket (not project). */
+export const sizeFlags = {
+  'max-bytes': Flags.string({
+    description:
+      'Preflight: refuse to start (exit 5) when the files that match the include/exclude patterns add up to more than SIZE, or when their size cannot be counted to the end (a listing past 200,000 objects, or no listing). SIZE is bytes with an optional unit: 500GB, 750MB (powers of 1000), 1.5TiB (powers of 1024), 2e9. Needs the preflight: not with --no-preflight.',
+    helpValue: 'SIZE',
+    helpGroup: 'PREFLIGHT',
+  }),
+  'egress-price-per-gb': Flags.string({
+    description:
+      "Preflight: the price of moving one GB out of the source's cloud, for the egress estimate, instead of the package's price table (in the table's currency, USD, per GB as the cloud bills it: 2^30 bytes). 0 when the cluster reads for free (same region).",
+    helpValue: 'PRICE',
+    helpGroup: 'PREFLIGHT',
+  }),
 }
 
 export const forceScanFlag = {
@@ -145,7 +149,7 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
     // flags of its cloud, the principal.
     const source = strategy === 'project' ? undefined : parseSource(src)
     if (source) refuseForeignFlags(source, flags, ['cloud', 'live'])
-    const limits = preflightLimits(strategy, flags)
+    const limits = preflightLimits(flags)
     const configPath = flags['config-file'] as string | undefined
     const config = await loadConfigFile(configPath, env)
     const body = buildCreateBody(strategy, source ? clusterSourceUrl(src, source) : src, flags, config, positional)
@@ -184,19 +188,14 @@ export abstract class IngestCommand<T> extends BaseCommand<T> {
 
 /**
  * --max-bytes and --egress-price-per-gb, read before any request. Both act on the preflight's
- * listing of a bucket, so they are refused where there is none: with --no-preflight (the limit
- * would be silently skipped) and on a project ingest (its source is not a bucket).
+ * listing of the bucket, so they are refused with --no-preflight (the limit would be silently
+ * skipped). A project ingest has no bucket and does not take them (sizeFlags).
  * @throws UsageError (exit 2)
  */
-export function preflightLimits(strategy: StrategyName, flags: FlagValues): {maxBytes?: number; egressPricePerGb?: number} {
+export function preflightLimits(flags: FlagValues): {maxBytes?: number; egressPricePerGb?: number} {
   const maxText = flags['max-bytes'] as string | undefined
   const priceText = flags['egress-price-per-gb'] as string | undefined
   const given = [maxText === undefined ? undefined : '--max-bytes', priceText === undefined ? undefined : '--egress-price-per-gb'].filter(Boolean).join(' and ')
-  if (given && strategy === 'project') {
-    throw new UsageError('NO_BUCKET_TO_MEASURE', `${given} measure${given.includes(' and ') ? '' : 's'} a bucket's listing; a project ingest copies from a Flywheel project and has none.`, {
-      suggestions: [`Drop ${given}.`],
-    })
-  }
   if (given && flags['no-preflight']) {
     throw new UsageError('NEEDS_PREFLIGHT', `${given} need${given.includes(' and ') ? '' : 's'} the preflight's listing of the source, and --no-preflight skips it: the ${maxText === undefined ? 'estimate' : 'size limit'} would not be applied.`, {
       suggestions: [maxText === undefined ? 'Drop --egress-price-per-gb, or drop --no-preflight.' : 'Drop --no-preflight to keep the size limit (the preflight lists the source and refuses a larger ingest), or drop --max-bytes to start without it.'],

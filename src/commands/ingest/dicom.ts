@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 
-import {forceScanFlag, IngestCommand, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
+import {forceScanFlag, IngestCommand, sizeFlags, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 import {Flags} from '@oclif/core'
 
@@ -20,6 +20,7 @@ export default class IngestDicom extends IngestCommand<StartSummary> {
   }
   static override flags = {
     ...startFlags,
+    ...sizeFlags,
     subject: Flags.string({description: 'Override value for the subject label.', helpValue: 'LABEL'}),
     session: Flags.string({description: 'Override value for the session label.', helpValue: 'LABEL'}),
     ...forceScanFlag,

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {forceScanFlag, IngestCommand, levelFlags, startFlags} from '../../cli/ingest-command.js'
+import {forceScanFlag, IngestCommand, levelFlags, sizeFlags, startFlags} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 
 export default class IngestFolder extends IngestCommand<StartSummary> {
@@ -14,6 +14,7 @@ export default class IngestFolder extends IngestCommand<StartSummary> {
   static override args = {src: Args.string({name: 'SRC', required: true, description: 'The source: s3://BUCKET[/PREFIX].'})}
   static override flags = {
     ...startFlags,
+    ...sizeFlags,
     ...levelFlags,
     dicom: Flags.string({description: 'The name of DICOM subfolders to be zipped prior to upload (default: dicom).', helpValue: 'NAME'}),
     'pack-acquisitions': Flags.string({description: 'Acquisition folders only contain acquisitions of TYPE and are zipped prior to upload.', helpValue: 'TYPE'}),

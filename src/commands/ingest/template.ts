@@ -3,7 +3,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {Args, Flags} from '@oclif/core'
 
 import {ConfigError} from '../../errors.js'
-import {forceScanFlag, IngestCommand, levelFlags, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
+import {forceScanFlag, IngestCommand, levelFlags, sizeFlags, startFlags, strictUidFlag} from '../../cli/ingest-command.js'
 import type {StartSummary} from '../../ingest/service.js'
 
 export default class IngestTemplate extends IngestCommand<StartSummary> {
@@ -20,6 +20,7 @@ export default class IngestTemplate extends IngestCommand<StartSummary> {
   }
   static override flags = {
     ...startFlags,
+    ...sizeFlags,
     ...levelFlags,
     'set-var': Flags.string({description: 'Set arbitrary key=value pairs (repeatable).', multiple: true, helpValue: 'KEY=VALUE'}),
     ...forceScanFlag,
