@@ -113,7 +113,10 @@ export function compilePattern(pattern: string): RegExp {
     regex = regex.slice(inline[0].length)
   }
   const js = regex
-    .replace(/(?<!\\)\(\?P<([^>]+)>/g, (_, name: string) => `(?<${toGroupName(name)}>`)
+    .replace(/(?<!\\)\(\?P<([^>]+)>/g, (_, name: string) => {
+      checkContextKey(name, `group name in the pattern ${JSON.stringify(pattern)}:`)
+      return `(?<${toGroupName(name)}>`
+    })
     .replace(/(?<!\\)\(\?P=([^)]+)\)/g, (_, name: string) => `\\k<${toGroupName(name)}>`)
   try {
     return new RegExp(`^(?:${js})`, [...new Set(flags)].join(''))
@@ -197,12 +200,29 @@ export function parseTemplate(template: unknown): TemplateLevel[] {
 
 type Context = Record<string, unknown>
 
-/** The vendor's set_nested_attr. */
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype'])
+
+/**
+ * Refuse a context key (a set_var key or a pattern's group name) that would write outside the
+ * context: an empty segment, or one that walks into an object's prototype (`__proto__.x` would
+ * change every object of the cluster process).
+ * @throws StrategyError (a 400 when the ingest is created)
+ */
+function checkContextKey(key: string, where: string): void {
+  const bad = key.split('.').find((part) => part === '' || FORBIDDEN_SEGMENTS.has(part))
+  if (bad !== undefined) {
+    throw new StrategyError(`Invalid ${where} ${JSON.stringify(key)}: ${bad === '' ? 'a dotted name has an empty part' : `"${bad}" is not a field name`}.`)
+  }
+}
+
+/** The vendor's set_nested_attr, on own properties only. */
 function setNested(ctx: Context, key: string, value: unknown): void {
+  checkContextKey(key, 'context key')
   const parts = key.split('.')
   let obj = ctx
   for (const part of parts.slice(0, -1)) {
-    if (obj[part] === null || typeof obj[part] !== 'object') obj[part] = {}
+    const next = Object.hasOwn(obj, part) ? obj[part] : undefined
+    if (next === null || typeof next !== 'object') obj[part] = {}
     obj = obj[part] as Context
   }
   obj[parts[parts.length - 1]] = value
@@ -376,6 +396,7 @@ export function initialContext(strategy: LevelOptions, setVar: string[] = []): C
     const i = kv.indexOf('=')
     if (i <= 0) throw new StrategyError(`Invalid set_var ${JSON.stringify(kv)}: expected KEY=VALUE (e.g. subject.info.site=boston).`)
     const key = kv.slice(0, i).trim()
+    checkContextKey(key, 'set_var key')
     // Inferred: the level names stand for their label (or the group's id), as in patterns.
     setNested(ctx, METADATA_ALIASES[key] ?? key, kv.slice(i + 1).trim())
   }

@@ -243,6 +243,15 @@ describe('template strategy', () => {
     expect(bad('{subject}', {set_var: ['novalue']})).toThrow(/expected KEY=VALUE/)
   })
 
+  it('a set_var key or group name that walks into a prototype is refused, and nothing is polluted', () => {
+    const bad = (tpl: unknown, extra = {}) => () => templatePlan({template: tpl, group: 'g1', no_subjects: false, no_sessions: false, ...extra}, {enable_project_files: false})
+    expect(bad('{subject}', {set_var: ['__proto__.polluted=yes']})).toThrow(/set_var key "__proto__.polluted": "__proto__" is not a field name/)
+    expect(bad('{subject}', {set_var: ['subject.info.constructor.prototype.polluted=yes']})).toThrow(/is not a field name/)
+    expect(bad([{pattern: '(?P<subject.info.__proto__.polluted>.+)'}])).toThrow(/group name in the pattern/)
+    expect(bad('{subject}', {set_var: ['subject..label=x']})).toThrow(/empty part/)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
   it('project cannot be rehearsed', () => {
     expect(() => resolverFor({strategy_name: 'project', group: 'g1', project: 'p', no_metadata: false, deid_log_exists: false}, {enable_project_files: false})).toThrow(
       UnsupportedStrategyError,
