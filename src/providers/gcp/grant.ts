@@ -123,22 +123,22 @@ async function writeWithRetry(
   by: {source: string; verb: BackupInfo['verb']},
 ): Promise<{backup?: string; notes: string[]; attempts: number}> {
   let current = state.policy
-  let firstBackup: string | undefined
   const notes: string[] = []
   for (let attempt = 1; ; attempt++) {
     const next = compute(current)
     if (next.changes.length === 0) {
       notes.push('Someone else made the same change in the meantime; nothing more to write.')
-      return {backup: firstBackup, notes, attempts: attempt}
+      return {notes, attempts: attempt}
     }
+    // Each attempt backs up the policy it read; the one reported is what the successful write
+    // replaced (its record gets the successor, so restore can use it without --force).
     const backup = await backupPolicy(ctx, bucket, current, by)
-    firstBackup ??= backup
     try {
       const written = await state.gcp.setIamPolicy(bucket, {...next.policy, etag: current.etag})
       const problem = await recordSuccessor(backup, policyFingerprint(written), ctx.now())
       if (problem) notes.push(problem)
-      if (attempt > 1) notes.push(`The policy changed while ingestgate wrote it; re-read and merged again (${attempt} attempts); the other change was kept. Backup of the policy replaced: ${backup}`)
-      return {backup: firstBackup, notes, attempts: attempt}
+      if (attempt > 1) notes.push(`The policy changed while ingestgate wrote it; re-read and merged again (${attempt} attempts); the other change was kept.`)
+      return {backup, notes, attempts: attempt}
     } catch (error) {
       const e = gcpError(error, `writing the IAM policy of gs://${bucket}`)
       const stale = (e.data?.gcp as {cause?: string} | undefined)?.cause === 'stale-etag'

@@ -16,6 +16,7 @@ import type {GcpOptions} from '../../../src/providers/gcp/options.js'
 import {runGrantPlan} from '../../../src/providers/grant-flow.js'
 import type {CheckOptions, GrantRequest} from '../../../src/providers/types.js'
 import {parseSource} from '../../../src/source.js'
+import {readBackup} from '../../../src/state.js'
 import {ADMIN_MEMBER, ADMIN_TOKEN, gcsEnv, INGEST_EMAIL, INGEST_MEMBER, INGEST_TOKEN, startGcs, SUPPORT_MEMBER, SUPPORT_TOKEN, type GcsDouble} from '../../helpers/gcs.js'
 
 const OTHER = 'user:other@customer.example'
@@ -101,6 +102,11 @@ describe('GCP provider on the double', () => {
     const policy = double.getPolicy(bucket)
     expect(policy.bindings).toContainEqual({role: 'roles/storage.objectViewer', members: [OTHER]})
     expect(policy.bindings.find((b) => b.role === 'roles/storage.objectViewer' && b.condition)?.members).toEqual([INGEST_MEMBER])
+    // The backup reported is what the successful write replaced (with the other writer's binding),
+    // and its record has the successor: restore takes it without --force.
+    expect(JSON.parse(readFileSync(done.backup!, 'utf8')).bindings).toContainEqual({role: 'roles/storage.objectViewer', members: [OTHER]})
+    const back = await gcpProvider.planRestore(ctx, {backup: await readBackup(done.backup!), options: req.options, force: false})
+    expect(back.changes).toHaveLength(1)
   })
 
   it('refuses a prefix grant on a bucket without uniform bucket-level access, with the gcloud fix', async () => {
