@@ -25,12 +25,24 @@ function whatItReads(a: RoleAssignmentInfo): string {
   return prefix === undefined ? 'a condition ingestgate did not write' : `the prefix ${prefix}`
 }
 
-/** Status of one source: ingestgate's assignment at the container scope for each principal. */
+/** Whether an assignment's reads cover a prefix ('' = the whole container): what apply's covering check decides. */
+function covers(a: RoleAssignmentInfo, prefix: string): boolean {
+  if (!a.condition) return true
+  const p = parsePrefixCondition(a.condition)
+  return p !== undefined && prefix.startsWith(p)
+}
+
+/**
+ * Status of one source: ingestgate's assignment for each principal. One at the container scope
+ * apply writes (or a wider one of ingestgate's above it) that covers the source is in place, as
+ * apply then writes nothing; one that does not cover it, or sits below the source's scope, is drifted.
+ */
 export async function azureGrantStatus(ctx: AppContext, req: StatusRequest<AzureOptions>): Promise<GrantStatus> {
   // The scope does not depend on the principal; a placeholder stands in until one is known.
   const {arm, spec: where} = await resolveSource(ctx, {...req, principal: req.principal ?? '00000000-0000-0000-0000-000000000000'})
+  // ARM lists the assignments at the scope, above it and below it.
   const listed = await denyToRead(() => arm.listRoleAssignments(where.scope, req.principal), where.scope, 'Microsoft.Authorization/roleAssignments/read')
-  const ours = listed.filter((a) => isOurs(a) && inheritsTo(a.scope, where.scope))
+  const ours = listed.filter((a) => isOurs(a) && (inheritsTo(a.scope, where.scope) || inheritsTo(where.scope, a.scope)))
   const principals = req.principal ? [req.principal.toLowerCase()] : [...new Set(ours.map((a) => a.principalId.toLowerCase()))]
   const items: GrantStatusItem[] = []
   for (const principal of principals) {
@@ -38,11 +50,14 @@ export async function azureGrantStatus(ctx: AppContext, req: StatusRequest<Azure
     const base = {principal, kind: 'role-assignment', id: spec.name!, target: spec.scope}
     const mine = ours.filter((a) => a.principalId.toLowerCase() === principal)
     const here = mine.find((a) => a.scope.toLowerCase() === spec.scope.toLowerCase())
-    const elsewhere = mine.filter((a) => a !== here)
+    const above = mine.find((a) => a !== here && inheritsTo(a.scope, spec.scope) && covers(a, spec.prefix))
+    const wanted = spec.prefix ? `the prefix ${spec.prefix}` : 'the whole container'
     if (here && (here.condition ?? undefined) === spec.condition) items.push({...base, state: 'in-place', detail: `Storage Blob Data Reader, reads ${whatItReads(here)}, as apply writes it`})
-    else if (here) items.push({...base, state: 'drifted', detail: `its condition now allows ${whatItReads(here)}, not ${spec.prefix ? `the prefix ${spec.prefix}` : 'the whole container'}`})
-    else if (elsewhere.length > 0) {
-      items.push({...base, state: 'drifted', detail: `ingestgate's assignment for this principal is at ${elsewhere.map((a) => a.scope).join(' and ')}, not at the container scope apply writes for this source`})
+    else if (here && covers(here, spec.prefix)) items.push({...base, state: 'in-place', detail: `reads ${whatItReads(here)}, which covers ${wanted}; apply writes nothing while it is there`})
+    else if (here) items.push({...base, state: 'drifted', detail: `its condition now allows ${whatItReads(here)}, not ${wanted}`})
+    else if (above) items.push({...base, id: above.name, target: above.scope, state: 'in-place', detail: `ingestgate's assignment at ${above.scope} covers this source; apply writes nothing while it is there`})
+    else if (mine.length > 0) {
+      items.push({...base, state: 'drifted', detail: `ingestgate's assignment for this principal is at ${mine.map((a) => a.scope).join(' and ')}, which does not cover this source; apply creates one at the container scope`})
     } else items.push({...base, state: 'missing', detail: 'no role assignment of ingestgate for this principal at the container; apply creates it'})
   }
   return {source: req.source.url, principals, items, notes: []}

@@ -16,7 +16,8 @@ import type {GrantChange, GrantPlan, RestoreRequest} from '../types.js'
 import {coveringAssignment, permitsDataAction, type AccessInput, type RoleAssignmentInfo, type RoleDefinitionInfo} from './evaluate.js'
 import {validateAzurePrincipal, type AzureOptions, type AzureRequest} from './options.js'
 import {assignmentDescription} from './render.js'
-import {resolveSource, type ResolvedSource} from './resolve.js'
+import {cloudOptionsFor, resolveSource, type ResolvedSource} from './resolve.js'
+import {parseSource} from '../../source.js'
 import {BLOB_DATA_READER_ROLE, BLOB_READ_ACTION, parsePrefixCondition, roleGuidOf, ROLE_ASSIGNMENT_WRITE, ROLES_THAT_CAN_ASSIGN, inheritsTo} from './spec.js'
 
 interface AssignmentState extends ResolvedSource {
@@ -265,22 +266,31 @@ export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<Azur
   const {record} = req.backup
   const restored = await parseBackupDocument<RoleAssignmentInfo>(req.backup, 'azure-role-assignment', 'a role assignment')
   const subscriptionId = req.options.cloud.subscriptionId ?? /^\/subscriptions\/([^/]+)/i.exec(restored.scope)?.[1]
-  const clients = await ctx.clients.azure({...req.options.cloud, subscriptionId})
+  // A backup from a sovereign cloud goes back to that cloud's Resource Manager.
+  const clients = await ctx.clients.azure({...cloudOptionsFor(parseSource(record.source), req.options), subscriptionId})
   const arm = await clients.arm()
   const current = await arm.getRoleAssignment(restored.scope, restored.name)
   // Already there (a restore run twice) is no change, whatever happened in between.
   const same = assignmentFingerprint(current) === assignmentFingerprint(restored)
   if (!same) refuseUnlessSuccessor(record, assignmentFingerprint(current), `role assignment ${restored.name}`, req.force)
   const spec = {account: record.target.account, container: record.target.bucket, scope: restored.scope}
+  const changed = () =>
+    new RemoteError('CONCURRENT_CHANGE', `Role assignment ${restored.name} changed while ingestgate restored it; someone else wrote it at the same time.`, {
+      suggestions: ['Run grant restore again to see the new difference (grant status shows what is there).'],
+    })
   return {
     changes: same ? [] : [{kind: 'role-assignment', action: current ? 'replace' : 'create', id: restored.name, target: restored.scope}],
     diff: same ? [] : [...(current ? assignmentLines(current).map((text) => ({op: '-' as const, text})) : []), ...assignmentLines(restored).map((text) => ({op: '+' as const, text}))],
     notes: same ? [`Role assignment ${restored.name} already is what the backup holds.`] : [],
     async execute() {
+      // ARM has no etag for assignments: read again after the prompt, so a change made meanwhile is not overwritten.
+      if (assignmentFingerprint(await arm.getRoleAssignment(restored.scope, restored.name)) !== assignmentFingerprint(current)) throw changed()
       const backup = current ? await backupAssignment(ctx, spec, current, {source: record.source, verb: 'restore'}) : undefined
       const body = {roleDefinitionId: restored.roleDefinitionId, principalId: restored.principalId, condition: restored.condition, description: `ingestgate: ingest read access to ${record.source}`}
-      const {assignment} = await arm.createRoleAssignment(restored.scope, restored.name, body)
-      const problem = backup ? await recordSuccessor(backup, assignmentFingerprint(assignment), ctx.now()) : undefined
+      await arm.createRoleAssignment(restored.scope, restored.name, body)
+      const after = await arm.getRoleAssignment(restored.scope, restored.name)
+      if (assignmentFingerprint(after) !== assignmentFingerprint(restored)) throw changed()
+      const problem = backup ? await recordSuccessor(backup, assignmentFingerprint(after), ctx.now()) : undefined
       return {backup, notes: [`Role assignment ${restored.name} is back at ${restored.scope}; Azure can take up to 10 minutes to enforce it.`, ...(problem ? [problem] : [])]}
     },
   }

@@ -64,17 +64,25 @@ describe('grant status on Azure', () => {
     expect(s.items).toMatchObject([{kind: 'role-assignment', state: 'in-place', target: scope()}])
   })
 
-  it('a condition changed by hand is drifted; an assignment of ingestgate at the account scope is drifted, not in place', async () => {
+  it('a condition changed by hand is drifted; a wider one of ingestgate covers the source, as apply sees it', async () => {
     await run('apply')
     ours()!.properties.condition = prefixCondition('dicom/2024/')
     expect((await status()).items[0]).toMatchObject({state: 'drifted', detail: expect.stringMatching(/the prefix dicom\/2024\//)})
+    ours()!.properties.condition = undefined
+    expect((await status()).items[0]).toMatchObject({state: 'in-place', detail: expect.stringMatching(/the whole container, which covers the prefix dicom\//)})
+  })
 
-    for (const [id, a] of d.world.assignments) if (a.properties.principalId === INGEST.oid) d.world.assignments.delete(id)
+  it("ingestgate's assignment at the account scope: in place when it covers the source (apply writes nothing), drifted when it does not", async () => {
     const account = d.world.accountScope(ACCOUNT)
-    d.world.assign({scope: account, role: BLOB_DATA_READER_ROLE, principalId: INGEST.oid, name: assignmentName(account, BLOB_DATA_READER_ROLE, INGEST.oid)})
+    const name = assignmentName(account, BLOB_DATA_READER_ROLE, INGEST.oid)
+    d.world.assign({scope: account, role: BLOB_DATA_READER_ROLE, principalId: INGEST.oid, name})
     const s = await status()
     expect(s.principals).toEqual([INGEST.oid])
-    expect(s.items[0]).toMatchObject({state: 'drifted', detail: expect.stringContaining(`at ${account}`)})
+    expect(s.items[0]).toMatchObject({state: 'in-place', id: name, target: account})
+    expect((await azureProvider.planApply(ctx(), req())).changes).toEqual([])
+
+    ;[...d.world.assignments.values()].find((a) => a.name === name)!.properties.condition = prefixCondition('other/')
+    expect((await status()).items[0]).toMatchObject({state: 'drifted', detail: expect.stringContaining(`at ${account}, which does not cover this source`)})
   })
 
   it('an assignment someone else made (another name) is not ingestgate\'s: missing for the principal', async () => {
@@ -107,5 +115,17 @@ describe('grant backups and restore on Azure', () => {
     expect(forced.changed).toBe(true)
     expect(ours()!.properties.condition).toBe(prefixCondition('dicom/'))
     expect((await listBackups(stateDir)).backups.map((b) => b.record.verb)).toEqual(['revoke', 'restore'])
+  })
+
+  it('an assignment changed between the plan and the write (ARM has no etag) is refused, not overwritten', async () => {
+    await run('apply')
+    await run('revoke')
+    const [backup] = (await listBackups(stateDir)).backups
+    const c = ctx()
+    const plan = await azureProvider.planRestore(c, {backup: await readBackup(backup.path), options: options(), force: false})
+    expect(plan.changes).toMatchObject([{action: 'create'}])
+    d.world.assign({scope: scope(), role: BLOB_DATA_READER_ROLE, principalId: INGEST.oid, name: assignmentName(scope(), BLOB_DATA_READER_ROLE, INGEST.oid)})
+    await expect(plan.execute()).rejects.toMatchObject({code: 'CONCURRENT_CHANGE', exitCode: 4})
+    expect(ours()!.properties.condition).toBeUndefined()
   })
 })
