@@ -51,6 +51,8 @@ export class ClusterHttpError extends RemoteError {
     suggestions: string[],
     /** The `code` field of the cluster's error body, when it sent one (e.g. STRATEGY_NOT_SUPPORTED). */
     readonly serverCode?: string,
+    /** The cluster's own words (redacted), to quote without the client's sentence around them. */
+    readonly serverSaid?: string,
   ) {
     super(code, message, {suggestions, data: {httpStatus, ...(serverCode ? {serverCode} : {})}})
   }
@@ -256,6 +258,7 @@ export class ClusterClient {
         sentence(`The cluster rejected the request (${res.status} on ${where})${said}`),
         ['Fix what the cluster names above and run the command again.'],
         serverCode(res.body),
+        detail || undefined,
       )
     }
     throw new ClusterHttpError(res.status, 'CLUSTER_SERVER_ERROR', sentence(`The cluster failed (${res.status} on ${where})${said}`), [
@@ -411,7 +414,6 @@ function snippet(body: string): string {
   return summariseBody(body, 200)
 }
 
-/** The server's own words from an error body: FastAPI's `detail`, or `message`/`error`, or a summary of the page. */
 /** The machine-readable `code` of a cluster's error body (a short upper-case word), if any. */
 function serverCode(body: string): string | undefined {
   try {
@@ -423,6 +425,7 @@ function serverCode(body: string): string | undefined {
   }
 }
 
+/** The server's own words from an error body: FastAPI's `detail`, or `message`/`error`, or a summary of the page. */
 function serverMessage(body: string): string {
   try {
     const v = JSON.parse(body)

@@ -28,7 +28,7 @@ describe('ingest project on the reference cluster', () => {
     const env = ingestEnv(isolatedHome())
     const r = await runInProcess(['ingest', 'project', 'fw://radiology/mri-2023', SOURCE_KEY, '--cluster', cluster.url, '-y'], {env})
     expect(r.code).toBe(4)
-    expect(r.stderr).toMatch(/This cluster cannot run a project ingest: The reference cluster cannot rehearse a project ingest: it copies from fw:\/\/radiology\/mri-2023/)
+    expect(r.stderr).toMatch(/Error: The reference cluster cannot rehearse a project ingest: it copies from fw:\/\/radiology\/mri-2023/)
     expect(r.stderr).toMatch(/run it against that site's own cluster/)
     expect(r.stderr).not.toMatch(/400|rejected the request/)
     expect(r.stdout + r.stderr).not.toContain('SOURCEKEYcanary77')

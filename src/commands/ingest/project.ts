@@ -38,7 +38,7 @@ export default class IngestProject extends IngestCommand<StartSummary> {
       // A cluster without the vendor's platform (the reference cluster) refuses the strategy itself:
       // say that, not "the cluster rejected the request (400)".
       if (error instanceof ClusterHttpError && error.serverCode === 'STRATEGY_NOT_SUPPORTED') {
-        throw new RemoteError('STRATEGY_NOT_SUPPORTED', `This cluster cannot run a project ingest: ${error.message.replace(/^.*?\): /, '')}`, {
+        throw new RemoteError('STRATEGY_NOT_SUPPORTED', error.serverSaid ?? 'This cluster cannot run a project ingest.', {
           suggestions: [
             'A project ingest copies a project from a Flywheel site: run it against that site\'s own cluster (--cluster https://SITE/ingest).',
             'To rehearse an ingest of a bucket on the reference cluster, use ingest dicom, ingest folder or ingest template.',
