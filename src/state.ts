@@ -13,7 +13,7 @@ import {basename, dirname, join} from 'node:path'
 
 import {ConfigError} from './errors.js'
 import {redact} from './output/redact.js'
-import type {ProviderId} from './source.js'
+import {parseSource, type ProviderId} from './source.js'
 
 /** What a backup is of, and which command replaced it. */
 export interface BackupInfo {
@@ -21,7 +21,8 @@ export interface BackupInfo {
   /** The source URL of the command that replaced the document. */
   source: string
   verb: 'apply' | 'revoke' | 'restore'
-  document: 'bucket-policy' | 'iam-policy' | 'role-assignment'
+  /** What the document is, in the cloud's words (bucket-policy, iam-policy, role-assignment). */
+  document: string
   /** Where the document lives, as the provider needs it to write it back: always `bucket` (the bucket or container), `account` where the cloud has one. */
   target: Record<string, string>
 }
@@ -178,7 +179,20 @@ export async function readBackup(path: string): Promise<BackupEntry & {content: 
       suggestions: ['Give the path of a backup that ingestgate grant backups lists, or write the document back with the cloud\'s own CLI.'],
     })
   }
-  return {path, content, record: await parseRecord(recordPath)}
+  const record = await parseRecord(recordPath)
+  // A record copied or edited by hand must not send one source's document to another place.
+  let provider: string | undefined
+  try {
+    provider = parseSource(record.source).provider
+  } catch {
+    provider = undefined
+  }
+  if (record.backup !== basename(path) || provider !== record.cloud) {
+    throw new ConfigError('BAD_BACKUP_RECORD', `The backup record ${recordPath} does not belong to ${basename(path)} (it names ${record.backup}, a ${record.cloud} document of ${record.source}).`, {
+      suggestions: ['The record was copied or edited; list the backups with ingestgate grant backups.'],
+    })
+  }
+  return {path, content, record}
 }
 
 /**

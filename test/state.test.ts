@@ -9,7 +9,7 @@ import {fingerprint} from '../src/core/fingerprint.js'
 import {registerSecret} from '../src/output/redact.js'
 import {listBackups, readBackup, recordPathOf, recordSuccessor, writeBackup, type BackupInfo} from '../src/state.js'
 
-const INFO: BackupInfo = {cloud: 's3', source: 's3://b/dicom', verb: 'apply', document: 'bucket-policy', target: {bucket: 'b'}}
+const INFO: BackupInfo = {cloud: 's3', source: 's3://bkt/dicom', verb: 'apply', document: 'bucket-policy', target: {bucket: 'bkt'}}
 let dir: string
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'ig-state-unit-'))
@@ -55,6 +55,16 @@ describe('backups', () => {
     expect(skipped.join('\n')).toMatch(/legacy\.json: no record/)
     expect(skipped.join('\n')).toMatch(/not valid/)
     await expect(readBackup(recordPathOf(path))).rejects.toMatchObject({code: 'BAD_BACKUP_RECORD'})
+    // A valid record beside another backup, or naming another cloud's source, does not belong to it.
+    const good = await writeBackup(dir, 's3', 'c-policy', '{}', new Date(), INFO)
+    const copy = join(dir, 'backups', 's3', 'copied.json')
+    writeFileSync(copy, '{}')
+    writeFileSync(recordPathOf(copy), readFileSync(recordPathOf(good), 'utf8'))
+    await expect(readBackup(copy)).rejects.toMatchObject({code: 'BAD_BACKUP_RECORD', message: expect.stringMatching(/does not belong/)})
+    writeFileSync(recordPathOf(good), readFileSync(recordPathOf(good), 'utf8').replace('"s3://bkt/dicom"', '"gs://bkt/dicom"'))
+    await expect(readBackup(good)).rejects.toMatchObject({code: 'BAD_BACKUP_RECORD'})
+    writeFileSync(recordPathOf(good), readFileSync(recordPathOf(good), 'utf8').replace('"bucket": "bkt"', '"name": "bkt"'))
+    await expect(readBackup(good)).rejects.toMatchObject({code: 'BAD_BACKUP_RECORD', message: expect.stringMatching(/target.bucket: required/)})
     await expect(readBackup(join(dir, 'none.json'))).rejects.toMatchObject({code: 'NO_SUCH_BACKUP'})
     expect(readdirSync(join(dir, 'backups', 'gs')).sort()).toHaveLength(3)
   })
