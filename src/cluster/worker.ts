@@ -515,8 +515,16 @@ export class Worker {
     const skipped = (p: string) => skipPaths.some((s) => p === s || p.startsWith(`${s}/`))
     const containers = new Map(this.store.containers(id).map((c) => [c.id, c]))
     const files = this.store.files(id, 'container_id IS NOT NULL AND upload_status IS NULL')
-    // Names already given in each acquisition (a prepare that ran before keeps them).
+    // Names already given in each container (a prepare that ran before keeps them), and the
+    // directory names of its child containers: folder and template ingests place files at every
+    // level, and a file `ses-1/T1w` must not take the name of the folder `ses-1/T1w/`.
     const used = new Map<string, Set<string>>()
+    for (const c of containers.values()) {
+      if (!c.parent_id) continue
+      const s = used.get(c.parent_id) ?? new Set<string>()
+      s.add(c.path.slice(c.path.lastIndexOf('/') + 1))
+      used.set(c.parent_id, s)
+    }
     for (const f of this.store.files(id, 'dst_name IS NOT NULL')) {
       const s = used.get(f.container_id!) ?? new Set<string>()
       s.add(f.dst_name!)

@@ -197,6 +197,20 @@ describe('s3://: review, abort and restart of a folder ingest', () => {
     expect(audit).toContain('radiology/Study 7/sub-02/ses-1/rest/bold.nii.gz,fw://radiology/Study 7/sub-02/ses-1/rest/bold.nii.gz,skipped,false,,skipped in review,skipped')
   })
 
+  it('a file named like a sibling folder gets another name instead of colliding with the folder', async () => {
+    const {s3} = moto.clients()
+    await s3.send(new CreateBucketCommand({Bucket: 'clash'}))
+    await s3.send(new PutObjectCommand({Bucket: 'clash', Key: 'x/g1/p/sub-01/ses-1/T1w', Body: 'a file named T1w'}))
+    await s3.send(new PutObjectCommand({Bucket: 'clash', Key: 'x/g1/p/sub-01/ses-1/T1w/a.nii', Body: 'in the folder T1w'}))
+    s3.destroy()
+    const {api, handle, dataDir} = await s3Cluster()
+    const {id, final} = await runToEnd(api, 's3://clash/x', FOLDER)
+    expect(final.status, JSON.stringify(await api.get(`/ingests/${id}/report`))).toBe('finished')
+    await handle.idle()
+    const written = walk(join(dataDir, 'dest')).map((p) => relative(join(dataDir, 'dest'), p)).sort()
+    expect(written).toEqual(['g1/p/sub-01/ses-1/T1w/a.nii', 'g1/p/sub-01/ses-1/T1w_2'])
+  })
+
   it('reads no DICOM header: each uploaded object is read once, whole, and nothing else is read', async () => {
     const {api} = await s3Cluster()
     const mark = moto.markLog()
