@@ -17,7 +17,11 @@ export interface StrategyResolver {
   resolve(ingestId: string, files: ResolveInput[], subjectCodes: Map<string, string>): ResolveResult
 }
 
-/** A strategy the reference cluster cannot run (the project strategy needs the vendor's platform). */
+/**
+ * A strategy the reference cluster cannot run (the project strategy needs the vendor's platform).
+ * POST /ingests refuses project before a resolver is built; this is what an ingest stored by an
+ * older cluster meets at configure (GE05).
+ */
 export class UnsupportedStrategyError extends StrategyError {}
 
 /**
