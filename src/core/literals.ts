@@ -15,18 +15,23 @@ export function jsonString(value: string): string {
  * (`$${`, `%%{`) so Terraform never interpolates them.
  */
 export function hclString(value: string): string {
+  return `"${escapeTemplateIntroducers(backslashEscape(value, {'"': '\\"'}, isUnsafeCodePoint, unicodeEscape))}"`
+}
+
+const C_ESCAPES: Readonly<Record<string, string>> = {'\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+/**
+ * The body of a backslash-escaped string literal, the form HCL, CEL and Bicep share: `\\`, `\n`,
+ * `\r` and `\t`, plus the format's own `specials` (its quote, Bicep's `$`), and the code points
+ * `unsafe` names written with the format's `escape`.
+ */
+export function backslashEscape(value: string, specials: Readonly<Record<string, string>>, unsafe: (cp: number) => boolean, escape: (cp: number) => string): string {
   let out = ''
   for (const ch of value) {
     const cp = ch.codePointAt(0)!
-    if (ch === '\\') out += '\\\\'
-    else if (ch === '"') out += '\\"'
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (isUnsafeCodePoint(cp)) out += unicodeEscape(cp)
-    else out += ch
+    out += specials[ch] ?? C_ESCAPES[ch] ?? (unsafe(cp) ? escape(cp) : ch)
   }
-  return `"${escapeTemplateIntroducers(out)}"`
+  return out
 }
 
 /** The body of an HCL heredoc: only `${` and `%{` are special there (backslashes are literal). */
@@ -52,6 +57,7 @@ function isUnsafeCodePoint(cp: number): boolean {
   return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029 || cp === 0xfeff
 }
 
-function unicodeEscape(cp: number): string {
+/** `\\uNNNN`, the escape JSON, HCL and CEL share for a code point of the basic plane. */
+export function unicodeEscape(cp: number): string {
   return `\\u${cp.toString(16).padStart(4, '0')}`
 }

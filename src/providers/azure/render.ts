@@ -12,7 +12,7 @@ import {fileURLToPath} from 'node:url'
 
 import Mustache from 'mustache'
 
-import {hclString} from '../../core/literals.js'
+import {backslashEscape, hclString} from '../../core/literals.js'
 import {shellQuote} from '../../core/shell.js'
 import {UsageError} from '../../errors.js'
 import type {RenderResult} from '../types.js'
@@ -106,19 +106,8 @@ export function renderAzureGrant(spec: AzureGrantSpec, format: string, extras: R
 
 /** A Bicep single-quoted string: `\\`, `\'`, `\$` (interpolation), and escaped line breaks. */
 export function bicepString(value: string): string {
-  let out = ''
-  for (const ch of value) {
-    const cp = ch.codePointAt(0)!
-    if (ch === '\\') out += '\\\\'
-    else if (ch === "'") out += "\\'"
-    else if (ch === '$') out += '\\$'
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (cp < 0x20 || cp === 0x2028 || cp === 0x2029) out += `\\u{${cp.toString(16)}}`
-    else out += ch
-  }
-  return `'${out}'`
+  const escape = (cp: number) => `\\u{${cp.toString(16)}}`
+  return `'${backslashEscape(value, {"'": "\\'", $: '\\$'}, (cp) => cp < 0x20 || cp === 0x2028 || cp === 0x2029, escape)}'`
 }
 
 /** A value shown in a comment: JSON-quoted when it has anything but safe characters, and one line. */

@@ -9,6 +9,7 @@
  * `storage.googleapis.com/Bucket` or `.../Object`. Anything the evaluator does not know (request
  * time, resource tags, other attributes, other functions) makes the result `unknown`, never true.
  */
+import {backslashEscape, unicodeEscape} from '../../core/literals.js'
 
 export interface IamCondition {
   title?: string
@@ -32,18 +33,7 @@ const LIST_PREFIX_ATTRIBUTE = 'storage.googleapis.com/objectListPrefix'
 
 /** A CEL double-quoted string literal that evaluates to exactly `value`. */
 export function celString(value: string): string {
-  let out = ''
-  for (const ch of value) {
-    const cp = ch.codePointAt(0)!
-    if (ch === '\\') out += '\\\\'
-    else if (ch === '"') out += '\\"'
-    else if (ch === '\n') out += '\\n'
-    else if (ch === '\r') out += '\\r'
-    else if (ch === '\t') out += '\\t'
-    else if (cp < 0x20 || cp === 0x7f) out += `\\u${cp.toString(16).padStart(4, '0')}`
-    else out += ch
-  }
-  return `"${out}"`
+  return `"${backslashEscape(value, {'"': '\\"'}, (cp) => cp < 0x20 || cp === 0x7f, unicodeEscape)}"`
 }
 
 /** `projects/_/buckets/B/objects/` + name: what resource.name is for an object. */
