@@ -58,21 +58,38 @@ export async function runGrantPlan(
   return {...base, changed: true, backup: done.backup, notes: [...plan.notes, ...done.notes]}
 }
 
+/** What one cloud's restore found: the document now, the change that writes the backup back. */
+export interface RestoreChange {
+  /** Names the document in messages: "the bucket policy of b". */
+  what: string
+  /** The document already means what the backup holds. */
+  same: boolean
+  /** The fingerprint of the document now. */
+  current: string
+  change: GrantChange
+  diff: GrantPlan['diff']
+  execute: GrantPlan['execute']
+}
+
 /**
- * The restore guard: the document must still be what the backed-up change wrote, or a change made
- * since (by a person or another tool) would be overwritten unseen. `force` overrides it.
+ * The plan of a restore, the same for every cloud. A document that already is the backup is no
+ * change (a restore run twice), whatever happened in between. Otherwise the document must still be
+ * what the backed-up change wrote, or a change made since (by a person or another tool) would be
+ * overwritten unseen; `force` overrides that.
  * @throws RemoteError CONCURRENT_CHANGE (exit 4)
  */
-export function refuseUnlessSuccessor(record: BackupRecord, current: string, what: string, force: boolean): void {
-  if (force) return
-  if (!record.successor) {
-    throw new RemoteError('CONCURRENT_CHANGE', `The ${record.verb} that made this backup (${record.time}) was not confirmed, so ingestgate cannot tell whether ${what} changed since; nothing was written.`, {
+export function restorePlan(record: BackupRecord, force: boolean, found: RestoreChange): GrantPlan {
+  const what = `${found.what[0].toUpperCase()}${found.what.slice(1)}`
+  if (found.same) return {changes: [], diff: [], notes: [`${what} already is what the backup holds.`], execute: async () => ({notes: []})}
+  if (!force && !record.successor) {
+    throw new RemoteError('CONCURRENT_CHANGE', `The ${record.verb} that made this backup (${record.time}) was not confirmed, so ingestgate cannot tell whether ${found.what} changed since; nothing was written.`, {
       suggestions: ['Compare the current document with the backup yourself, then restore with --force.'],
     })
   }
-  if (record.successor.fingerprint !== current) {
-    throw new RemoteError('CONCURRENT_CHANGE', `${what[0].toUpperCase()}${what.slice(1)} changed after the ${record.verb} of ${record.successor.time} that made this backup; restoring would overwrite that later change. Nothing was written.`, {
+  if (!force && record.successor!.fingerprint !== found.current) {
+    throw new RemoteError('CONCURRENT_CHANGE', `${what} changed after the ${record.verb} of ${record.successor!.time} that made this backup; restoring would overwrite that later change. Nothing was written.`, {
       suggestions: ['Look at what changed (ingestgate grant status, or the cloud console), restore a later backup (ingestgate grant backups), or restore this one anyway with --force.'],
     })
   }
+  return {changes: [found.change], diff: found.diff, notes: [], execute: found.execute}
 }

@@ -26,7 +26,7 @@ import type {AwsOptions, AwsRequest} from './options.js'
 import {bucketOwnerView} from './bucket-owner.js'
 import {grantStatements, kmsGrantName, legacySids, ownedSids, parseKmsKeyArn, parsePrincipalArn} from './grant-spec.js'
 import {discoverKmsKeys} from './kms-keys.js'
-import {refuseUnlessSuccessor} from '../grant-flow.js'
+import {restorePlan} from '../grant-flow.js'
 import {parseSource} from '../../source.js'
 
 /** How many objects apply samples to find the KMS keys in use. */
@@ -244,15 +244,12 @@ export async function planAwsRestore(ctx: AppContext, req: RestoreRequest<AwsOpt
   const source = {...parseSource(record.source), bucket}
   refuseStaleIds(restored, bucket)
   const state = await readBucket(ctx, {source, options: req.options})
-  // Already there (a restore run twice) is no change, whatever happened in between.
-  const same = semanticallyEqual(state.policy, restored)
-  if (!same) refuseUnlessSuccessor(record, policyFingerprint(state.policyText), `the bucket policy of ${bucket}`, req.force)
-  return {
-    changes: same ? [] : [{kind: 'bucket-policy', action: state.policy ? 'replace' : 'add', id: bucket}],
-    diff: same ? [] : diffPolicies(state.policy, restored),
-    notes: same ? [`The bucket policy of ${bucket} already means what the backup holds.`] : [],
-    async execute() {
-      return writePolicy(ctx, state, bucket, restored, {source: record.source, verb: 'restore'})
-    },
-  }
+  return restorePlan(record, req.force, {
+    what: `the bucket policy of ${bucket}`,
+    same: semanticallyEqual(state.policy, restored),
+    current: policyFingerprint(state.policyText),
+    change: {kind: 'bucket-policy', action: state.policy ? 'replace' : 'add', id: bucket},
+    diff: diffPolicies(state.policy, restored),
+    execute: () => writePolicy(ctx, state, bucket, restored, {source: record.source, verb: 'restore'}),
+  })
 }

@@ -11,7 +11,7 @@ import {backoffDelay, formatDuration} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
 import {fingerprint} from '../../core/fingerprint.js'
 import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
-import {refuseUnlessSuccessor} from '../grant-flow.js'
+import {restorePlan} from '../grant-flow.js'
 import type {GrantChange, GrantPlan, RestoreRequest} from '../types.js'
 import {coveringAssignment, permitsDataAction, type AccessInput, type RoleAssignmentInfo, type RoleDefinitionInfo} from './evaluate.js'
 import {validateAzurePrincipal, type AzureOptions, type AzureRequest} from './options.js'
@@ -270,18 +270,17 @@ export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<Azur
   const clients = await ctx.clients.azure({...cloudOptionsFor(parseSource(record.source), req.options), subscriptionId})
   const arm = await clients.arm()
   const current = await arm.getRoleAssignment(restored.scope, restored.name)
-  // Already there (a restore run twice) is no change, whatever happened in between.
-  const same = assignmentFingerprint(current) === assignmentFingerprint(restored)
-  if (!same) refuseUnlessSuccessor(record, assignmentFingerprint(current), `role assignment ${restored.name}`, req.force)
   const spec = {account: record.target.account, container: record.target.bucket, scope: restored.scope}
   const changed = () =>
     new RemoteError('CONCURRENT_CHANGE', `Role assignment ${restored.name} changed while ingestgate restored it; someone else wrote it at the same time.`, {
       suggestions: ['Run grant restore again to see the new difference (grant status shows what is there).'],
     })
-  return {
-    changes: same ? [] : [{kind: 'role-assignment', action: current ? 'replace' : 'create', id: restored.name, target: restored.scope}],
-    diff: same ? [] : [...(current ? assignmentLines(current).map((text) => ({op: '-' as const, text})) : []), ...assignmentLines(restored).map((text) => ({op: '+' as const, text}))],
-    notes: same ? [`Role assignment ${restored.name} already is what the backup holds.`] : [],
+  return restorePlan(record, req.force, {
+    what: `role assignment ${restored.name}`,
+    same: assignmentFingerprint(current) === assignmentFingerprint(restored),
+    current: assignmentFingerprint(current),
+    change: {kind: 'role-assignment', action: current ? 'replace' : 'create', id: restored.name, target: restored.scope},
+    diff: [...(current ? assignmentLines(current).map((text) => ({op: '-' as const, text})) : []), ...assignmentLines(restored).map((text) => ({op: '+' as const, text}))],
     async execute() {
       // ARM has no etag for assignments: read again after the prompt, so a change made meanwhile is not overwritten.
       if (assignmentFingerprint(await arm.getRoleAssignment(restored.scope, restored.name)) !== assignmentFingerprint(current)) throw changed()
@@ -293,5 +292,5 @@ export async function planAzureRestore(ctx: AppContext, req: RestoreRequest<Azur
       const problem = backup ? await recordSuccessor(backup, assignmentFingerprint(after), ctx.now()) : undefined
       return {backup, notes: [`Role assignment ${restored.name} is back at ${restored.scope}; Azure can take up to 10 minutes to enforce it.`, ...(problem ? [problem] : [])]}
     },
-  }
+  })
 }

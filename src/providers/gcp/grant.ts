@@ -12,7 +12,7 @@ import {backoffDelay} from '../../core/duration.js'
 import {AppError, ConfigError, RemoteError} from '../../errors.js'
 import {directoryPrefix} from '../../source.js'
 import {parseBackupDocument, recordSuccessor, writeBackup, type BackupInfo} from '../../state.js'
-import {refuseUnlessSuccessor} from '../grant-flow.js'
+import {restorePlan} from '../grant-flow.js'
 import type {GrantChange, GrantPlan, GrantRequest, RestoreRequest} from '../types.js'
 import {parseMember} from './member.js'
 import type {GcpOptions} from './options.js'
@@ -216,13 +216,12 @@ export async function planGcpRestore(ctx: AppContext, req: RestoreRequest<GcpOpt
   const restored = await parseBackupDocument<BucketIamPolicy>(req.backup, 'gcs-iam-policy', 'a bucket IAM policy')
   const gcp = await ctx.clients.gcp(operatorClientOptions(req.options))
   const current = await readPolicy(gcp, bucket)
-  // Already there (a restore run twice) is no change, whatever happened in between.
-  const same = samePolicy(current, restored)
-  if (!same) refuseUnlessSuccessor(record, policyFingerprint(current), `the IAM policy of gs://${bucket}`, req.force)
-  return {
-    changes: same ? [] : [{kind: 'iam-policy', action: 'replace', id: `gs://${bucket}`}],
-    diff: same ? [] : diffBucketPolicies(current, restored),
-    notes: same ? [`The IAM policy of gs://${bucket} already means what the backup holds.`] : [],
+  return restorePlan(record, req.force, {
+    what: `the IAM policy of gs://${bucket}`,
+    same: samePolicy(current, restored),
+    current: policyFingerprint(current),
+    change: {kind: 'iam-policy', action: 'replace', id: `gs://${bucket}`},
+    diff: diffBucketPolicies(current, restored),
     async execute() {
       const backup = await backupPolicy(ctx, bucket, current, {source: record.source, verb: 'restore'})
       let written: BucketIamPolicy
@@ -240,5 +239,5 @@ export async function planGcpRestore(ctx: AppContext, req: RestoreRequest<GcpOpt
       const problem = await recordSuccessor(backup, policyFingerprint(written), ctx.now())
       return {backup, notes: problem ? [problem] : []}
     },
-  }
+  })
 }
