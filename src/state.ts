@@ -9,7 +9,7 @@
  * made after ours is never overwritten unknowingly.
  */
 import {mkdir, open, readdir, readFile, rename, writeFile} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {basename, join} from 'node:path'
 
 import {ConfigError} from './errors.js'
 import {redact} from './output/redact.js'
@@ -104,23 +104,41 @@ export async function recordSuccessor(backupPath: string, successorFingerprint: 
   }
 }
 
-async function parseRecord(path: string): Promise<BackupRecord> {
+/**
+ * The record beside a backup: read, validated against its schema, and checked to be that backup's
+ * (a record copied or edited by hand must not send one source's document to another place).
+ * @throws ConfigError BAD_BACKUP_RECORD
+ */
+async function recordOf(backupPath: string): Promise<BackupRecord> {
+  const path = recordPathOf(backupPath)
+  const damaged = ['The record was damaged or edited; list the backups with ingestgate grant backups.']
   let data: unknown
   try {
     data = JSON.parse(await readFile(path, 'utf8'))
   } catch (error) {
-    throw new ConfigError('BAD_BACKUP_RECORD', `Cannot read the backup record ${path}: ${(error as Error).message}.`, {
-      suggestions: ['The record was damaged or edited; list the backups with ingestgate grant backups.'],
-    })
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ConfigError('BAD_BACKUP_RECORD', `${backupPath} has no backup record beside it (${basename(path)}), so ingestgate cannot tell what it is a backup of.`, {
+        suggestions: ["Give the path of a backup that ingestgate grant backups lists, or write the document back with the cloud's own CLI."],
+      })
+    }
+    throw new ConfigError('BAD_BACKUP_RECORD', `Cannot read the backup record ${path}: ${(error as Error).message}.`, {suggestions: damaged})
   }
   const {validateWithSchema} = await import('./schema.js')
   const problems = await validateWithSchema('backup-record', data)
-  if (problems.length > 0) {
-    throw new ConfigError('BAD_BACKUP_RECORD', `The backup record ${path} is not valid: ${problems.join('; ')}.`, {
-      suggestions: ['The record was damaged or edited; list the backups with ingestgate grant backups.'],
+  if (problems.length > 0) throw new ConfigError('BAD_BACKUP_RECORD', `The backup record ${path} is not valid: ${problems.join('; ')}.`, {suggestions: damaged})
+  const record = data as BackupRecord
+  let provider: string | undefined
+  try {
+    provider = parseSource(record.source).provider
+  } catch {
+    provider = undefined
+  }
+  if (record.backup !== basename(backupPath) || provider !== record.cloud) {
+    throw new ConfigError('BAD_BACKUP_RECORD', `The backup record ${path} does not belong to ${basename(backupPath)} (it names ${record.backup}, a ${record.cloud} document of ${record.source}).`, {
+      suggestions: ['The record was copied or edited; list the backups with ingestgate grant backups.'],
     })
   }
-  return data as BackupRecord
+  return record
 }
 
 /** Every backup with a valid record, oldest first; records that do not validate are reported in `skipped`. */
@@ -150,7 +168,7 @@ export async function listBackups(stateDir: string): Promise<{backups: BackupEnt
         continue
       }
       try {
-        backups.push({path, record: await parseRecord(recordPathOf(path))})
+        backups.push({path, record: await recordOf(path)})
       } catch (error) {
         skipped.push((error as Error).message)
       }
@@ -173,26 +191,7 @@ export async function readBackup(path: string): Promise<BackupEntry & {content: 
       suggestions: ['List the backups and their paths with: ingestgate grant backups'],
     })
   }
-  const recordPath = recordPathOf(path)
-  if (path.endsWith(RECORD_SUFFIX) || !(await readdir(dirname(path))).includes(basename(recordPath))) {
-    throw new ConfigError('BAD_BACKUP_RECORD', `${path} has no backup record beside it (${basename(recordPath)}), so ingestgate cannot tell what it is a backup of.`, {
-      suggestions: ['Give the path of a backup that ingestgate grant backups lists, or write the document back with the cloud\'s own CLI.'],
-    })
-  }
-  const record = await parseRecord(recordPath)
-  // A record copied or edited by hand must not send one source's document to another place.
-  let provider: string | undefined
-  try {
-    provider = parseSource(record.source).provider
-  } catch {
-    provider = undefined
-  }
-  if (record.backup !== basename(path) || provider !== record.cloud) {
-    throw new ConfigError('BAD_BACKUP_RECORD', `The backup record ${recordPath} does not belong to ${basename(path)} (it names ${record.backup}, a ${record.cloud} document of ${record.source}).`, {
-      suggestions: ['The record was copied or edited; list the backups with ingestgate grant backups.'],
-    })
-  }
-  return {path, content, record}
+  return {path, content, record: await recordOf(path)}
 }
 
 /**
