@@ -17,9 +17,8 @@
  */
 import {randomUUID} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {createServer} from 'node:https'
 
-import {BUILT_IN_ROLES, compileCondition, generateCertificate, permitsAction, scopeCovers, scratchDir, verifyToken} from './azure-common.mjs'
+import {BUILT_IN_ROLES, compileCondition, permitsAction, scopeCovers, serveHttps, verifyToken} from './azure-common.mjs'
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net', 'https://management.core.windows.net/']
@@ -220,37 +219,12 @@ function parseAssignmentFilter(filter) {
  */
 export async function startArmDouble(opts) {
   const {world} = opts
-  let scratch
-  let tls = opts.tls
-  if (!tls) {
-    scratch = scratchDir()
-    tls = generateCertificate(scratch.dir)
-  }
-  const server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
-    let body = ''
-    req.on('data', (d) => (body += d))
-    req.on('end', () => {
-      try {
-        handle(world, req, res, body)
-      } catch (error) {
-        armError(res, 500, 'InternalServerError', String(error?.message ?? error))
-      }
-    })
-  })
-  await new Promise((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve))
-  const port = server.address().port
-  return {
-    url: `https://127.0.0.1:${port}`,
-    port,
-    world,
-    ca: tls.cert,
-    caPath: tls.certPath,
-    async stop() {
-      server.closeAllConnections?.()
-      await new Promise((resolve) => server.close(() => resolve()))
-      scratch?.remove()
-    },
-  }
+  const served = await serveHttps(
+    opts,
+    (req, res, body) => handle(world, req, res, body.toString()),
+    (res, error) => armError(res, 500, 'InternalServerError', String(error?.message ?? error)),
+  )
+  return {...served, world}
 }
 
 function handle(world, req, res, body) {

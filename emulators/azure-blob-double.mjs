@@ -18,9 +18,8 @@
  */
 import {createHash, randomUUID} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {createServer} from 'node:https'
 
-import {compileCondition, generateCertificate, permitsAction, scopeCovers, scratchDir, verifyToken} from './azure-common.mjs'
+import {compileCondition, generateCertificate, permitsAction, scopeCovers, scratchDir, serveHttps, verifyToken} from './azure-common.mjs'
 import {AzureWorld, startArmDouble} from './azure-arm-double.mjs'
 
 const BLOBS = 'Microsoft.Storage/storageAccounts/blobServices/containers/blobs'
@@ -76,39 +75,19 @@ export async function startBlobDouble(opts) {
   const {world} = opts
   world.blobStore ??= new Map()
   world.clientAddress = opts.clientAddress ?? '203.0.113.10'
-  let scratch
-  let tls = opts.tls
-  if (!tls) {
-    scratch = scratchDir()
-    tls = generateCertificate(scratch.dir)
-  }
-  const server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
-    const chunks = []
-    req.on('data', (d) => chunks.push(d))
-    req.on('end', () => {
-      try {
-        handle(world, req, res, Buffer.concat(chunks))
-      } catch (error) {
-        res.writeHead(500, {'content-type': 'text/plain'})
-        res.end(String(error?.stack ?? error))
-      }
-    })
-  })
-  await new Promise((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve))
-  const port = server.address().port
-  return {
-    url: `https://127.0.0.1:${port}`,
-    /** The blob endpoint of an account, as primaryEndpoints.blob would give it. */
-    endpoint: (account) => `https://127.0.0.1:${port}/${account}`,
-    port,
-    world,
-    ca: tls.cert,
-    caPath: tls.certPath,
-    async stop() {
-      server.closeAllConnections?.()
-      await new Promise((resolve) => server.close(() => resolve()))
-      scratch?.remove()
+  const served = await serveHttps(
+    opts,
+    (req, res, body) => handle(world, req, res, body),
+    (res, error) => {
+      res.writeHead(500, {'content-type': 'text/plain'})
+      res.end(String(error?.stack ?? error))
     },
+  )
+  return {
+    ...served,
+    /** The blob endpoint of an account, as primaryEndpoints.blob would give it. */
+    endpoint: (account) => `https://127.0.0.1:${served.port}/${account}`,
+    world,
   }
 }
 

@@ -10,6 +10,7 @@
 import {execFileSync} from 'node:child_process'
 import {createHmac, timingSafeEqual} from 'node:crypto'
 import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {createServer} from 'node:https'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -46,6 +47,46 @@ export function scratchDir(prefix = 'azure-double-') {
 }
 
 const b64url = (/** @type {Buffer|string} */ b) => Buffer.from(b).toString('base64url')
+
+/**
+ * An HTTPS server on 127.0.0.1 for a double (a new self-signed certificate unless `opts.tls` gives
+ * one): each request is handed to `handle` with its whole body; what `handle` throws goes to `fail`.
+ * @param {{tls?: {cert: string, key: string, certPath?: string}, port?: number}} opts
+ * @param {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer) => void} handle
+ * @param {(res: import('node:http').ServerResponse, error: unknown) => void} fail
+ */
+export async function serveHttps(opts, handle, fail) {
+  let scratch
+  let tls = opts.tls
+  if (!tls) {
+    scratch = scratchDir()
+    tls = generateCertificate(scratch.dir)
+  }
+  const server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
+    const chunks = []
+    req.on('data', (d) => chunks.push(d))
+    req.on('end', () => {
+      try {
+        handle(req, res, Buffer.concat(chunks))
+      } catch (error) {
+        fail(res, error)
+      }
+    })
+  })
+  await new Promise((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve))
+  const port = server.address().port
+  return {
+    url: `https://127.0.0.1:${port}`,
+    port,
+    ca: tls.cert,
+    caPath: tls.certPath,
+    async stop() {
+      server.closeAllConnections?.()
+      await new Promise((resolve) => server.close(() => resolve()))
+      scratch?.remove()
+    },
+  }
+}
 
 /**
  * Sign a token the way Entra ID shapes one (a JWT with aud, iss, oid, tid, nbf, exp), with HS256

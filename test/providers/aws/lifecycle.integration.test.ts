@@ -110,9 +110,11 @@ describe('grant status, backups and restore on S3', () => {
     const [first, second] = backups.map((b: any) => b.path)
 
     // The second apply's write is what is there: restore shows the diff and writes the hand-edited policy back.
+    const beforeDry = await policy()
     const dry = await cli(['grant', 'restore', second, '--dry-run'])
     expect(dry.code).toBe(0)
     expect(dry.stderr).toMatch(/s3:GetObjectAttributes/)
+    expect(await policy()).toEqual(beforeDry)
     const restored = await cli(['grant', 'restore', second, '--yes', '--json'])
     expect(restored.code, restored.stderr).toBe(0)
     expect(restored.json?.result.changed).toBe(true)
